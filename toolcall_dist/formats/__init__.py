@@ -1,0 +1,17 @@
+"""Per-family tool-call formats: render conversations in the family's own template, parse output back to calls."""
+
+from toolcall_dist.formats.base import ChatFormat
+from toolcall_dist.formats.qwen import QwenFormat
+
+_FORMATS: dict[str, type[ChatFormat]] = {"qwen2_5": QwenFormat, "qwen3": QwenFormat}
+
+
+def get_format(family: str) -> ChatFormat:
+    """The format object of ``family``; raises ValueError naming the known families."""
+    try:
+        return _FORMATS[family]()
+    except KeyError:
+        raise ValueError(f"unknown model family {family!r}; known: {sorted(_FORMATS)}") from None
+
+
+__all__ = ["ChatFormat", "get_format"]

@@ -1,0 +1,90 @@
+"""Every experiment composes and validates; bad configs fail with the key named, before anything heavy runs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.errors import HydraException
+
+from toolcall_dist.config import ConfigError, global_batch_size, validate
+
+pytestmark = pytest.mark.unit
+EXPS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "hydra_conf" / "exp").glob("*.yaml"))
+
+
+def test_there_are_experiments():
+    assert {"quickstart", "qwen_dpo"} <= set(EXPS)
+
+
+@pytest.mark.parametrize("exp", EXPS)
+def test_every_experiment_composes_and_validates(compose, exp):
+    conf = validate(compose([f"+exp={exp}"]))
+    assert conf.name == exp
+    assert conf.dpo.beta > 0
+
+
+def test_quickstart_is_the_cpu_preset(compose):
+    conf = validate(compose(["+exp=quickstart"]))
+    assert conf.model.path is None and conf.model.tiny is not None
+    assert not conf.cluster.use_gpu and conf.cluster.num_workers == 2 and conf.deepspeed.stage == 2
+
+
+def test_qwen_dpo_loads_from_hub_id_or_local_path(compose):
+    conf = validate(compose(["+exp=qwen_dpo"]))
+    assert conf.model.path == "Qwen/Qwen2.5-0.5B-Instruct" and conf.model.tiny is None
+    assert conf.deepspeed.stage == 2 and conf.cluster.use_gpu
+    local = validate(compose(["+exp=qwen_dpo", "model.path=/models/qwen2.5-0.5b-instruct"]))
+    assert local.model.path == "/models/qwen2.5-0.5b-instruct"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["dpo.beta=-0.1"], "dpo.beta"),
+        (["dpo.beta=0"], "dpo.beta"),
+        (["data.ratios.good=0", "data.ratios.bad=0", "data.ratios.no_tool=0"], "data.ratios"),
+        (["data.ratios.no_tool=-0.5"], "data.ratios.no_tool"),
+        (["sft.global_batch_size=12"], "sft.global_batch_size"),
+        (["dpo.loss_type=nonsense"], "dpo.loss_type"),
+        (["eval.categories=[simple_python,made_up]"], "eval.categories"),
+        (["model.family=gpt9"], "model.family"),
+    ],
+)
+def test_bad_values_name_the_key(compose, overrides, key):
+    with pytest.raises(ConfigError) as err:
+        validate(compose(["+exp=quickstart", *overrides]))
+    assert str(err.value).startswith(key + ":")
+
+
+def test_unknown_group_option_and_unknown_key_fail_at_composition(compose):
+    with pytest.raises(HydraException, match="model/no_such_model"):
+        compose(["+exp=quickstart", "model=no_such_model"])
+    with pytest.raises(HydraException, match="sft.no_such_key"):
+        compose(["+exp=quickstart", "sft.no_such_key=1"])
+
+
+def test_batch_arithmetic():
+    assert global_batch_size(64, 4, 8) == 2
+    with pytest.raises(ConfigError, match="not a multiple"):
+        global_batch_size(60, 4, 8)
+
+
+def _cli(*overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "toolcall_dist", "+exp=quickstart", *overrides],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_bad_beta_is_one_clear_line_not_a_traceback(tmp_path):
+    proc = _cli("dpo.beta=-1", f"output_dir={tmp_path}", f"stages_dir={tmp_path}/stages")
+    assert proc.returncode == 2
+    assert "config error: dpo.beta: must be > 0, got -1.0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "stages").exists() or not any((tmp_path / "stages").iterdir())
+
+
+def test_cli_unknown_group_option_lists_the_choices():
+    proc = _cli("model=nope")
+    assert proc.returncode != 0
+    assert "Could not find 'model/nope'" in proc.stderr and "tiny_qwen" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,24 @@
+"""`python -m toolcall_dist +exp=NAME [overrides]`: compose the experiment with Hydra and run the pipeline."""
+
+import sys
+
+import hydra
+
+from toolcall_dist.config import ConfigError, register
+
+register()
+
+
+@hydra.main(version_base="1.3", config_path="../hydra_conf", config_name="config")
+def main(cfg) -> None:
+    from toolcall_dist import pipeline
+
+    try:
+        pipeline.run(cfg)
+    except ConfigError as e:  # a bad value: one clear line, not a traceback from deep inside a stage
+        print(f"toolcall_dist: config error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

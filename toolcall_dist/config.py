@@ -1,0 +1,260 @@
+"""Typed experiment config: the schema Hydra composes into, and the checks that run before anything heavy.
+
+Every group in ``hydra_conf/`` merges into one of these dataclasses, so a misspelt key fails at composition time
+(Hydra's struct mode) and a bad value fails in ``__post_init__`` with the dotted key named, before Ray starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+FAMILIES = ("qwen2_5",)
+BFCL_CATEGORIES = (
+    "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple", "irrelevance",
+    "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance", "live_relevance",
+)
+# The project's held-out synthetic set is written in BFCL's file format under these category names.
+SYNTHETIC_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
+STAGES = ("data", "base", "sft", "dpo", "eval")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the dotted key."""
+
+
+def _check(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
+
+
+@dataclass
+class TinyModelConfig:
+    """A Qwen2-architecture model built from config, with a locally trained tokenizer and a prose warm-up."""
+
+    vocab_size: int = 2048
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 512
+    max_position_embeddings: int = 1024
+    seed: int = 0
+    warmup_examples: int = 1200  # prose-only chats the base model is warmed up on
+    warmup_epochs: int = 2
+    warmup_lr: float = 3e-3
+
+    def __post_init__(self) -> None:
+        _check(self.hidden_size % self.num_heads == 0, "model.tiny.hidden_size", "must be divisible by num_heads")
+        _check(self.num_heads % self.num_kv_heads == 0, "model.tiny.num_heads", "must be divisible by num_kv_heads")
+        _check(self.vocab_size >= 512, "model.tiny.vocab_size", f"must be >= 512, got {self.vocab_size}")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tiny_qwen"
+    family: str = "qwen2_5"
+    # A hub id ("Qwen/Qwen2.5-0.5B-Instruct") or a local directory; null means build the tiny model below.
+    path: Optional[str] = None
+    tiny: Optional[TinyModelConfig] = field(default_factory=TinyModelConfig)
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        _check(self.family in FAMILIES, "model.family", f"unknown family {self.family!r}; known: {FAMILIES}")
+        _check((self.path is None) != (self.tiny is None), "model.path",
+               "set exactly one of model.path (hub id or local dir) and model.tiny")
+        _check(self.dtype in ("float32", "bfloat16", "float16"), "model.dtype", f"unknown dtype {self.dtype!r}")
+
+
+@dataclass
+class RatiosConfig:
+    good: float = 0.6
+    bad: float = 0.25
+    no_tool: float = 0.15
+
+    def __post_init__(self) -> None:
+        for key in ("good", "bad", "no_tool"):
+            _check(getattr(self, key) >= 0, f"data.ratios.{key}", f"must be >= 0, got {getattr(self, key)}")
+        total = self.good + self.bad + self.no_tool
+        _check(total > 0, "data.ratios", f"must sum to a positive number, got {total}")
+
+
+@dataclass
+class DataConfig:
+    n_examples: int = 2000
+    ratios: RatiosConfig = field(default_factory=RatiosConfig)
+    reference_date: str = "2026-11-24"
+    seed: int = 0
+    holdout_seed: int = 1_000_003  # held-out eval set: a different seed, deduplicated against training prompts
+    holdout_per_category: int = 40
+
+    def __post_init__(self) -> None:
+        _check(self.n_examples > 0, "data.n_examples", f"must be > 0, got {self.n_examples}")
+        _check(self.holdout_seed != self.seed, "data.holdout_seed", "must differ from data.seed")
+
+
+@dataclass
+class SFTConfig:
+    epochs: float = 3.0
+    learning_rate: float = 2e-3
+    micro_batch_size: int = 8
+    global_batch_size: int = 16
+    max_length: int = 512
+    warmup_ratio: float = 0.05
+    lr_scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    assistant_only_loss: bool = True
+    gradient_checkpointing: bool = False
+    bf16: bool = False
+    logging_steps: int = 5
+
+    def __post_init__(self) -> None:
+        _check(self.epochs > 0, "sft.epochs", f"must be > 0, got {self.epochs}")
+        _check(self.learning_rate > 0, "sft.learning_rate", f"must be > 0, got {self.learning_rate}")
+        _check(self.micro_batch_size > 0, "sft.micro_batch_size", "must be > 0")
+
+
+@dataclass
+class DPOConfig:
+    beta: float = 0.1
+    loss_type: str = "sigmoid"
+    epochs: float = 1.0
+    learning_rate: float = 5e-4
+    micro_batch_size: int = 8
+    global_batch_size: int = 16
+    max_length: int = 512
+    warmup_ratio: float = 0.0
+    lr_scheduler: str = "linear"
+    precompute_ref_log_probs: bool = False
+    bf16: bool = False
+    logging_steps: int = 1
+
+    def __post_init__(self) -> None:
+        _check(self.beta > 0, "dpo.beta", f"must be > 0, got {self.beta}")
+        _check(self.loss_type in ("sigmoid", "hinge", "ipo", "robust", "bco_pair", "apo_zero", "apo_down"),
+               "dpo.loss_type", f"unsupported loss type {self.loss_type!r}")
+        _check(self.epochs > 0, "dpo.epochs", f"must be > 0, got {self.epochs}")
+        _check(self.learning_rate > 0, "dpo.learning_rate", f"must be > 0, got {self.learning_rate}")
+
+
+@dataclass
+class PeftConfig:
+    method: str = "none"  # none (full fine-tuning) | lora
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+    def __post_init__(self) -> None:
+        _check(self.method in ("none", "lora"), "peft.method", f"must be none or lora, got {self.method!r}")
+        _check(self.r > 0, "peft.r", "must be > 0")
+
+
+@dataclass
+class DeepSpeedConfig:
+    stage: int = 2  # 0 disables DeepSpeed (plain DDP)
+    offload_optimizer: bool = False
+    offload_params: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.stage in (0, 1, 2, 3), "deepspeed.stage", f"must be 0, 1, 2 or 3, got {self.stage}")
+        _check(not self.offload_params or self.stage == 3, "deepspeed.offload_params", "needs deepspeed.stage=3")
+
+
+@dataclass
+class ClusterConfig:
+    address: Optional[str] = None  # null: start a local Ray cluster; "auto" or "ray://..." to join one
+    num_workers: int = 2
+    use_gpu: bool = False
+    cpus_per_worker: int = 1
+    local_num_cpus: Optional[int] = None  # CPUs of the local cluster (null: all of this machine's)
+    storage_path: Optional[str] = None  # shared filesystem for checkpoints (null: <output_dir>/ray)
+    max_failures: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.num_workers >= 1, "cluster.num_workers", f"must be >= 1, got {self.num_workers}")
+        _check(self.cpus_per_worker >= 1, "cluster.cpus_per_worker", "must be >= 1")
+
+
+@dataclass
+class TrackingConfig:
+    backend: str = "wandb"  # wandb | none
+    project: str = "toolcall_dist"
+    entity: Optional[str] = None
+    mode: str = "auto"  # auto: online if WANDB_API_KEY is set, else offline
+
+    def __post_init__(self) -> None:
+        _check(self.backend in ("wandb", "none"), "tracking.backend", f"must be wandb or none, got {self.backend!r}")
+        _check(self.mode in ("auto", "online", "offline", "disabled"), "tracking.mode", f"bad mode {self.mode!r}")
+
+
+@dataclass
+class EvalConfig:
+    source: str = "synthetic"  # synthetic: the held-out set the data stage writes | bfcl: BFCL v4's own files
+    categories: list[str] = field(default_factory=lambda: ["simple_python", "multiple", "parallel", "irrelevance"])
+    models: list[str] = field(default_factory=lambda: ["base", "sft", "dpo"])
+    limit_per_category: Optional[int] = None
+    bfcl_data_dir: Optional[str] = None  # null: the installed bfcl-eval package's data
+    max_new_tokens: int = 96
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        _check(self.source in ("synthetic", "bfcl"), "eval.source", f"must be synthetic or bfcl, got {self.source!r}")
+        known = SYNTHETIC_CATEGORIES if self.source == "synthetic" else BFCL_CATEGORIES
+        for cat in self.categories:
+            _check(cat in known, "eval.categories", f"unknown {self.source} category {cat!r}; known: {known}")
+        for m in self.models:
+            _check(m in ("base", "sft", "dpo"), "eval.models", f"unknown model stage {m!r}")
+
+
+@dataclass
+class Config:
+    name: str = "default"
+    seed: int = 0
+    output_dir: str = "outputs/default"
+    stages_dir: str = "outputs/stages"  # content-addressed stage artifacts, shared by runs and sweep trials
+    stages: list[str] = field(default_factory=lambda: ["data", "base", "sft", "dpo", "eval"])
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    dpo: DPOConfig = field(default_factory=DPOConfig)
+    peft: PeftConfig = field(default_factory=PeftConfig)
+    deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        for s in self.stages:
+            _check(s in STAGES, "stages", f"unknown stage {s!r}; known: {STAGES}")
+        for train_cfg, key in ((self.sft, "sft"), (self.dpo, "dpo")):
+            global_batch_size(train_cfg.global_batch_size, train_cfg.micro_batch_size, self.cluster.num_workers, key)
+
+
+def global_batch_size(global_batch: int, micro: int, world: int, key: str = "sft") -> int:
+    """Gradient accumulation steps such that micro x accumulation x world = global batch, or a ConfigError."""
+    per_step = micro * world
+    _check(global_batch > 0 and global_batch % per_step == 0, f"{key}.global_batch_size",
+           f"{global_batch} is not a multiple of {key}.micro_batch_size x cluster.num_workers = {micro} x {world}")
+    return global_batch // per_step
+
+
+def register() -> None:
+    """Register the schema with Hydra's ConfigStore as ``base_config`` (config.yaml lists it first)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+def validate(cfg: Any) -> Config:
+    """Turn a composed DictConfig into a checked ``Config``; raises ConfigError naming the bad key."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        obj = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as e:  # type errors from the schema: report the key, not a traceback
+        raise ConfigError(f"{e.full_key}: {e.msg}") from None
+    if not isinstance(obj, Config):
+        raise ConfigError("config does not follow the base_config schema (is 'base_config' first in defaults?)")
+    return obj

@@ -1,0 +1,29 @@
+"""The base -> SFT -> DPO results table."""
+
+from __future__ import annotations
+
+_SHORT = {"simple_python": "simple", "parallel_multiple": "par_multiple", "live_irrelevance": "live_irrel"}
+
+
+def markdown_table(scores: dict[str, dict]) -> str:
+    """One row per model stage: every category run, then the BFCL group summaries and overall (accuracy in %)."""
+    models = list(scores)
+    cats = list(dict.fromkeys(c for m in models for c in scores[m]["categories"]))
+    groups = [g for g in ("non_live", "live", "irrelevance", "relevance")
+              if any(g in scores[m]["groups"] for m in models)]
+    head = ["model", *(_SHORT.get(c, c) for c in cats), *(f"**{g}**" for g in groups), "**overall**"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+
+    def pct(x) -> str:
+        return "-" if x is None else f"{100 * x:.1f}"
+
+    for m in models:
+        s = scores[m]
+        row = [m, *(pct(s["categories"].get(c, {}).get("accuracy")) for c in cats),
+               *(pct(s["groups"].get(g, {}).get("accuracy")) for g in groups), pct(s["overall"])]
+        lines.append("| " + " | ".join(row) + " |")
+    n = {c: scores[models[0]]["categories"][c]["total"] for c in cats if c in scores[models[0]]["categories"]}
+    lines.append("")
+    lines.append("Entries per category: " + ", ".join(f"{c} {k}" for c, k in n.items())
+                 + ". Not run: " + ", ".join(scores[models[0]]["not_run"]) + ".")
+    return "\n".join(lines)

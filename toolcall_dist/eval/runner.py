@@ -1,0 +1,46 @@
+"""Evaluate one model: BFCL entries -> prompts in the family format -> generation -> parsed calls -> AST verdicts."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from toolcall_dist.eval.bfcl import load_category
+from toolcall_dist.eval.checker import check_entry
+from toolcall_dist.eval.prompts import entry_prompt
+from toolcall_dist.eval.scoring import score
+from toolcall_dist.formats import get_format
+
+log = logging.getLogger(__name__)
+
+SAMPLE_ROWS = 8  # generations per category kept for the W&B samples table
+
+
+def evaluate(model_dir: str, family: str, e: dict, data_dir: str | None, dtype: str, out_dir: Path,
+             label: str = "") -> tuple[dict, tuple[list[str], list[list]]]:
+    """Scores (see ``scoring.score``) and a samples table; every generation + verdict goes to ``generations.jsonl``."""
+    from toolcall_dist.eval.generate import generate, load
+
+    fmt = get_format(family)
+    model, tok = load(model_dir, dtype)
+    verdicts: dict[str, list[bool]] = {}
+    columns = ["category", "id", "valid", "error_type", "output"]
+    samples: list[list] = []
+    with (out_dir / "generations.jsonl").open("w") as f:
+        for cat in e["categories"]:
+            entries = load_category(cat, data_dir=data_dir, limit=e["limit_per_category"])
+            prompts = [entry_prompt(fmt, tok, x) for x in entries]
+            outputs = generate(model, tok, prompts, e["max_new_tokens"], e["batch_size"], label=f"{label}/{cat}")
+            verdicts[cat] = []
+            for entry, text in zip(entries, outputs, strict=True):
+                calls = fmt.parse(text)
+                v = check_entry(calls, entry, cat, underscore_to_dot=True)
+                verdicts[cat].append(v["valid"])
+                f.write(json.dumps({"id": entry["id"], "category": cat, "output": text, "calls": calls, **v}) + "\n")
+                if len([s for s in samples if s[0] == cat]) < SAMPLE_ROWS:
+                    samples.append([cat, entry["id"], v["valid"], v["error_type"], text[:500]])
+            log.info("eval %s/%s: %d/%d correct", label, cat, sum(verdicts[cat]), len(verdicts[cat]))
+    scores = score(verdicts)
+    (out_dir / "scores.json").write_text(json.dumps(scores, indent=1))
+    return scores, (columns, samples)

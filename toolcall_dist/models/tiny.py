@@ -1,0 +1,127 @@
+"""The tiny CPU model family: a Qwen2-architecture model built from config, a tokenizer trained here, and a
+prose-only warm-up so that "base" behaves like a real instruct model (it answers in prose, never with a call).
+
+The build is deterministic from ``tiny.seed`` and the conversations it is given; the result is a normal Hugging Face
+directory (config, safetensors, tokenizer with chat template) that every later stage loads like any checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from pathlib import Path
+
+from toolcall_dist.formats import get_format
+
+log = logging.getLogger(__name__)
+
+PAD = "<|endoftext|>"
+
+
+def _render(fmt, messages, tools) -> str:
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    from toolcall_dist.formats.base import as_template_tools
+
+    rendered, _ = render_jinja_template([messages], tools=as_template_tools(tools), chat_template=fmt.chat_template)
+    return rendered[0]
+
+
+def train_tokenizer(texts: list[str], vocab_size: int, family: str):
+    """A byte-level BPE trained on ``texts`` whose format delimiters are single special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    fmt = get_format(family)
+    specials = [PAD, *fmt.special_tokens]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, min_frequency=2,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=fmt.eos, pad_token=PAD)
+    fast.chat_template = fmt.chat_template
+    return fast
+
+
+def build_tiny(tiny: dict, family: str, conversations: list[dict], out_dir: str | Path) -> Path:
+    """Build tokenizer + model, warm the model up on prose-only ``conversations``, save to ``out_dir``.
+
+    ``conversations`` are ``{"messages": [...], "tools": [...]}``; their assistant turns must be prose.
+    """
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    out_dir = Path(out_dir)
+    fmt = get_format(family)
+    t0 = time.time()
+    texts = [_render(fmt, c["messages"], c["tools"]) for c in conversations]
+    tokenizer = train_tokenizer(texts, tiny["vocab_size"], family)
+    assert not fmt.special_token_problems(tokenizer), fmt.special_token_problems(tokenizer)
+    log.info("tiny model: tokenizer trained (%d tokens) in %.1fs", len(tokenizer), time.time() - t0)
+
+    torch.manual_seed(tiny["seed"])
+    config = Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=tiny["hidden_size"], num_hidden_layers=tiny["num_layers"],
+        num_attention_heads=tiny["num_heads"], num_key_value_heads=tiny["num_kv_heads"],
+        intermediate_size=tiny["intermediate_size"], max_position_embeddings=tiny["max_position_embeddings"],
+        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None, attention_dropout=0.0,
+    )
+    model = Qwen2ForCausalLM(config)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("tiny model: %.2fM parameters", n_params / 1e6)
+
+    examples = [fmt.tokenize_conversation(tokenizer, c["messages"], c["tools"]) for c in conversations]
+    _warm_up(model, examples, tokenizer.pad_token_id, tiny)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    (out_dir / "build.json").write_text(json.dumps({"tiny": tiny, "parameters": n_params,
+                                                    "seconds": round(time.time() - t0, 1)}, indent=1))
+    return out_dir
+
+
+def _warm_up(model, examples: list[dict], pad_id: int, tiny: dict, batch_size: int = 16) -> None:
+    """Plain single-process training on assistant tokens only (this is model construction, not the recipe)."""
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=tiny["warmup_lr"], weight_decay=0.0)
+    rng = random.Random(tiny["seed"])
+    steps = tiny["warmup_epochs"] * ((len(examples) + batch_size - 1) // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tiny["warmup_lr"], total_steps=max(steps, 1),
+                                                pct_start=0.1)
+    model.train()
+    step, t0 = 0, time.time()
+    for epoch in range(tiny["warmup_epochs"]):
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        for i in range(0, len(order), batch_size):
+            batch = [examples[j] for j in order[i: i + batch_size]]
+            width = max(len(e["input_ids"]) for e in batch)
+            ids = torch.full((len(batch), width), pad_id)
+            labels = torch.full((len(batch), width), -100)
+            attn = torch.zeros((len(batch), width), dtype=torch.long)
+            for r, e in enumerate(batch):
+                n = len(e["input_ids"])
+                ids[r, :n] = torch.tensor(e["input_ids"])
+                attn[r, :n] = 1
+                labels[r, :n] = torch.where(torch.tensor(e["assistant_masks"]) == 1, ids[r, :n], -100)
+            loss = model(input_ids=ids, attention_mask=attn, labels=labels).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            step += 1
+            if step % 20 == 0 or step == steps:
+                log.info("tiny model warm-up: epoch %d step %d/%d loss %.3f (%.0fs)", epoch + 1, step, steps,
+                         loss.item(), time.time() - t0)
+    model.eval()

@@ -1,0 +1,123 @@
+"""Stage order, the content-addressed artifact cache, and the run result.
+
+data -> base -> sft -> dpo -> eval. Each stage writes into ``<stages_dir>/<stage>-<key>/`` where ``key`` hashes the
+config the stage depends on plus the keys of the stages it reads; a directory holding ``done.json`` is reused as is,
+so a re-run, a resumed run or a sweep trial repeats no work. Only this module knows the order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolcall_dist.config import validate
+
+log = logging.getLogger("toolcall_dist")
+
+# Bump a stage's version when its code changes what it writes, so old cached artifacts are not reused.
+STAGE_VERSIONS = {"data": 1, "base": 1, "sft": 1, "dpo": 1, "eval": 1}
+
+
+@dataclass
+class RunResult:
+    """What a run produced; tests and sweep reports read it instead of parsing logs."""
+
+    output_dir: Path
+    stage_dirs: dict[str, Path] = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)
+    scores: dict[str, dict] = field(default_factory=dict)  # model stage -> BFCL score dict
+    table: str = ""
+
+
+def stage_key(stage: str, *parts: Any) -> str:
+    blob = json.dumps([stage, STAGE_VERSIONS[stage], *parts], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+class Stage:
+    """One cached stage directory."""
+
+    def __init__(self, root: Path, stage: str, key: str):
+        self.name, self.key, self.dir = stage, key, root / f"{stage}-{key}"
+
+    @property
+    def done(self) -> bool:
+        return (self.dir / "done.json").exists()
+
+    def finish(self, info: dict) -> dict:
+        (self.dir / "done.json").write_text(json.dumps(info, indent=1, default=str))
+        return info
+
+    def info(self) -> dict:
+        return json.loads((self.dir / "done.json").read_text())
+
+
+def run(cfg) -> RunResult:
+    """Validate ``cfg`` (a composed DictConfig), then run the stages it names; returns a RunResult."""
+    from omegaconf import OmegaConf
+
+    conf = validate(cfg)  # ConfigError before anything heavy starts
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved.pop("hydra", None)
+    out = Path(conf.output_dir).absolute()
+    root = Path(conf.stages_dir).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(resolved, indent=1))
+    result = RunResult(output_dir=out)
+    r = resolved
+    wanted = set(conf.stages)
+
+    data = Stage(root, "data", stage_key("data", r["data"]))
+    base = Stage(root, "base", stage_key("base", r["model"]))
+    train_common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
+    sft = Stage(root, "sft", stage_key("sft", data.key, base.key, r["sft"], *train_common))
+    dpo = Stage(root, "dpo", stage_key("dpo", data.key, sft.key, r["dpo"], *train_common))
+    stages = {"data": data, "base": base, "sft": sft, "dpo": dpo}
+
+    def ensure(stage: Stage, fn) -> dict:
+        result.stage_dirs[stage.name] = stage.dir
+        if stage.done:
+            log.info("[%s] reusing %s (inputs and config unchanged)", stage.name, stage.dir)
+            result.reused.append(stage.name)
+            return stage.info()
+        stage.dir.mkdir(parents=True, exist_ok=True)
+        t0 = time.time()
+        log.info("[%s] running -> %s", stage.name, stage.dir)
+        info = fn(stage)
+        info["seconds"] = round(time.time() - t0, 1)
+        log.info("[%s] done in %.1fs", stage.name, info["seconds"])
+        return stage.finish(info)
+
+    from toolcall_dist import stages as impl
+
+    ctx = impl.Context(cfg=r, output_dir=out, group=f"{conf.name}-{dpo.key}")
+    # Targets are the stages asked for; whatever they read runs first (or is reused from the cache).
+    deps = {"data": [], "base": [], "sft": ["data", "base"], "dpo": ["data", "base", "sft"],
+            "eval": ["data", *conf.eval.models]}
+    todo: set[str] = set()
+
+    def add(s: str) -> None:
+        todo.add(s)
+        for d in deps[s]:
+            add(d)
+
+    for s in conf.stages:
+        add(s)
+    for name in ("data", "base", "sft", "dpo"):
+        if name in todo:
+            ensure(stages[name], lambda st, n=name: getattr(impl, f"run_{n}")(ctx, st, stages))
+    if "eval" in todo:
+        for model in conf.eval.models:
+            ev = Stage(root, "eval", stage_key("eval", stages[model].key, data.key, r["eval"]))
+            info = ensure(ev, lambda st, m=model: impl.run_eval(ctx, st, stages, m))
+            result.stage_dirs[f"eval_{model}"] = result.stage_dirs.pop("eval")
+            result.scores[model] = info["scores"]
+        result.table = impl.write_report(ctx, result.scores)
+        print("\n" + result.table, flush=True)
+    return result

@@ -1,0 +1,170 @@
+"""What each pipeline stage does, glued from the layers below; ``pipeline.py`` decides order and caching.
+
+Every ``run_*`` takes the plain resolved config (``ctx.cfg``), writes into its stage directory and returns a small
+JSON-able info dict (stored as the stage's ``done.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("toolcall_dist")
+
+DATA_CLASSES = ("good", "no_tool", "bad", "when")
+
+
+@dataclass
+class Context:
+    cfg: dict
+    output_dir: Path
+    group: str  # W&B group shared by the stages of one trial
+
+    def wandb_dir(self) -> str:
+        return str(self.output_dir / "wandb")
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open() as f:
+        return [json.loads(line) for line in f]
+
+
+def _log_stage(ctx: Context, stage: str, metrics: dict, tables: dict | None = None) -> None:
+    """A W&B run for a driver-side stage (the driver is rank 0)."""
+    from toolcall_dist import tracking
+
+    run = tracking.start_run(ctx.cfg["tracking"], stage=stage, name=ctx.cfg["name"], group=ctx.group,
+                             config=ctx.cfg, wandb_dir=ctx.wandb_dir())
+    if run is None:
+        return
+    import wandb
+
+    run.log(metrics)
+    for key, (columns, rows) in (tables or {}).items():
+        run.log({key: wandb.Table(columns=columns, data=rows)})
+    tracking.finish_run(run)
+
+
+# --- data ---------------------------------------------------------------------------------------------------------
+def run_data(ctx: Context, st, stages) -> dict:
+    """Training records of the three classes (+ "when to call" pairs) and the held-out eval set in BFCL format."""
+    from toolcall_dist.data import heldout
+    from toolcall_dist.data.mix import build_dataset
+
+    d = ctx.cfg["data"]
+    ds = build_dataset(n=d["n_examples"], ratios=d["ratios"], seed=d["seed"], reference_date=d["reference_date"])
+    counts = {}
+    for cls in DATA_CLASSES:
+        _write_jsonl(st.dir / "train" / f"{cls}.jsonl", ds[cls])
+        counts[cls] = len(ds[cls])
+    log.info("[data] built %s", counts)
+    held = heldout.write_heldout(ds, d, st.dir / "heldout")
+    _log_stage(ctx, "data", {f"data/{k}": v for k, v in {**counts, **held}.items()})
+    return {"counts": counts, "heldout": held, "train_dir": str(st.dir / "train"),
+            "heldout_dir": str(st.dir / "heldout")}
+
+
+# --- base model ---------------------------------------------------------------------------------------------------
+def run_base(ctx: Context, st, stages) -> dict:
+    """The base model: a hub id / local directory as given, or the tiny model built (once) from config."""
+    m = ctx.cfg["model"]
+    if m["path"]:
+        return {"model_dir": m["path"]}
+    from toolcall_dist.data.mix import build_dataset
+    from toolcall_dist.data.prose import prose_only
+    from toolcall_dist.models.tiny import build_tiny
+
+    tiny = m["tiny"]
+    # Its own seed and no bad calls: the base model must not depend on the experiment's data choices.
+    pool = build_dataset(n=tiny["warmup_examples"], ratios={"good": 0.7, "bad": 0.0, "no_tool": 0.3},
+                         seed=tiny["seed"] + 7919, reference_date=ctx.cfg["data"]["reference_date"])
+    corpus = [{"messages": r["messages"], "tools": r["tools"]} for r in pool["good"] + pool["no_tool"]]
+    warmup = prose_only(pool["good"] + pool["no_tool"], seed=tiny["seed"])
+    out = build_tiny(tiny, m["family"], corpus + warmup, warmup, st.dir / "model")
+    return {"model_dir": str(out), **json.loads((out / "build.json").read_text())}
+
+
+# --- training (Ray Train + DeepSpeed) -----------------------------------------------------------------------------
+def _train_config(ctx: Context, st, stage: str, model_dir: str, dataset_dir: Path) -> dict:
+    c = dict(ctx.cfg)
+    c.update(
+        resolved=ctx.cfg, group=ctx.group, dtype=ctx.cfg["model"]["dtype"], model_dir=model_dir,
+        dataset_dir=str(dataset_dir), trainer_dir=str(st.dir / "trainer"), model_out=str(st.dir / "model"),
+        run_name=f"{ctx.cfg['name']}-{stage}-{st.key}", wandb_dir=ctx.wandb_dir(),
+        storage_path=ctx.cfg["cluster"]["storage_path"] or str(ctx.output_dir / "ray"),
+    )
+    return c
+
+
+def _fit(stage: str, c: dict, ctx: Context) -> dict:
+    from toolcall_dist.train import ray_job
+
+    ray_job.init_ray(ctx.cfg["cluster"])
+    log.info("[%s] Ray Train: %d workers (%s), DeepSpeed stage %d", stage, ctx.cfg["cluster"]["num_workers"],
+             "GPU" if ctx.cfg["cluster"]["use_gpu"] else "CPU/gloo", ctx.cfg["deepspeed"]["stage"])
+    return ray_job.fit(stage, c)
+
+
+def run_sft(ctx: Context, st, stages) -> dict:
+    from toolcall_dist.train import sft
+
+    train_dir = Path(stages["data"].info()["train_dir"])
+    records = read_jsonl(train_dir / "good.jsonl") + read_jsonl(train_dir / "no_tool.jsonl")
+    base_dir = stages["base"].info()["model_dir"]
+    s = ctx.cfg["sft"]
+    stats = sft.prepare_dataset(records, base_dir, ctx.cfg["model"]["family"], s["max_length"],
+                                s["assistant_only_loss"], str(st.dir / "dataset"))
+    log.info("[sft] dataset: %s", stats)
+    metrics = _fit("sft", _train_config(ctx, st, "sft", base_dir, st.dir / "dataset"), ctx)
+    return {"model_dir": str(st.dir / "model"), "dataset": stats, "metrics": metrics}
+
+
+def run_dpo(ctx: Context, st, stages) -> dict:
+    from toolcall_dist.train import dpo
+
+    train_dir = Path(stages["data"].info()["train_dir"])
+    pairs = read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl")
+    sft_dir = stages["sft"].info()["model_dir"]
+    stats = dpo.prepare_dataset(pairs, sft_dir, ctx.cfg["model"]["family"], ctx.cfg["dpo"]["max_length"],
+                                str(st.dir / "dataset"))
+    log.info("[dpo] dataset: %s", stats)
+    metrics = _fit("dpo", _train_config(ctx, st, "dpo", sft_dir, st.dir / "dataset"), ctx)
+    return {"model_dir": str(st.dir / "model"), "dataset": stats, "metrics": metrics}
+
+
+# --- evaluation ---------------------------------------------------------------------------------------------------
+def run_eval(ctx: Context, st, stages, model: str) -> dict:
+    """Score one model stage on the configured categories with the BFCL AST checker."""
+    from toolcall_dist.eval import runner
+
+    e = ctx.cfg["eval"]
+    data_dir = stages["data"].info()["heldout_dir"] if e["source"] == "synthetic" else e["bfcl_data_dir"]
+    model_dir = stages[model].info()["model_dir"]
+    scores, samples = runner.evaluate(model_dir, ctx.cfg["model"]["family"], e, data_dir, ctx.cfg["model"]["dtype"],
+                                      st.dir, label=model)
+    flat = {f"eval/{k}": v["accuracy"] for k, v in scores["categories"].items()}
+    flat.update({f"eval/{k}": v["accuracy"] for k, v in scores["groups"].items()})
+    _log_stage(ctx, f"eval_{model}", flat, {"eval/samples": samples})
+    return {"model_dir": model_dir, "scores": scores}
+
+
+def write_report(ctx: Context, scores: dict[str, dict]) -> str:
+    """The base/SFT/DPO table, printed and written to ``<output_dir>/results.md`` and ``results.json``."""
+    from toolcall_dist.eval.report import markdown_table
+
+    table = markdown_table(scores)
+    (ctx.output_dir / "results.json").write_text(json.dumps(scores, indent=1))
+    e = ctx.cfg["eval"]
+    head = (f"# {ctx.cfg['name']}: BFCL-scored results ({e['source']} set)\n\n"
+            f"Model: {ctx.cfg['model']['name']}; accuracy in %, AST checker with BFCL's rules.\n\n")
+    (ctx.output_dir / "results.md").write_text(head + table + "\n")
+    return table

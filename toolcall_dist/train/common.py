@@ -1,0 +1,49 @@
+"""What SFT and DPO share inside a worker: model loading, PEFT config and the HF arguments common to both."""
+
+from __future__ import annotations
+
+
+def load_model(model_dir: str, dtype: str):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
+
+
+def peft_config(peft: dict):
+    """A LoRA config, or None for full fine-tuning."""
+    if peft["method"] == "none":
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=peft["r"], lora_alpha=peft["alpha"], lora_dropout=peft["dropout"],
+                      target_modules=list(peft["target_modules"]), task_type="CAUSAL_LM")
+
+
+def common_args(c: dict, train: dict, ds_config: dict | None, accum: int, report_to: list[str]) -> dict:
+    """Keyword arguments shared by TRL's SFTConfig and DPOConfig."""
+    multi_cpu = not c["cluster"]["use_gpu"] and c["cluster"]["num_workers"] > 1
+    return dict(
+        output_dir=c["trainer_dir"],
+        num_train_epochs=train["epochs"],
+        per_device_train_batch_size=train["micro_batch_size"],
+        gradient_accumulation_steps=accum,
+        learning_rate=train["learning_rate"],
+        lr_scheduler_type=train["lr_scheduler"],
+        warmup_steps=train["warmup_ratio"],
+        max_grad_norm=1.0,
+        logging_steps=train["logging_steps"],
+        logging_first_step=True,
+        save_strategy="no",
+        report_to=report_to,
+        run_name=c["run_name"],
+        # Multi-process CPU training must say so, or each rank trains alone / DeepSpeed's batch check fails.
+        use_cpu=multi_cpu,
+        deepspeed=ds_config,
+        bf16=train["bf16"],
+        seed=c["seed"],
+        data_seed=c["seed"],
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        max_length=train["max_length"],
+    )

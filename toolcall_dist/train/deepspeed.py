@@ -1,0 +1,34 @@
+"""The DeepSpeed config dict, built in one place from the experiment config."""
+
+from __future__ import annotations
+
+from toolcall_dist.config import global_batch_size
+
+
+def deepspeed_config(ds: dict, train: dict, world_size: int, key: str, use_gpu: bool) -> dict | None:
+    """ZeRO config for HF/TRL trainers, or None when ``ds.stage`` is 0 (plain DDP).
+
+    Batch arithmetic is done here once: micro x accumulation x world = global (a ConfigError if it does not divide).
+    """
+    if ds["stage"] == 0:
+        return None
+    accum = global_batch_size(train["global_batch_size"], train["micro_batch_size"], world_size, key)
+    zero: dict = {"stage": ds["stage"], "contiguous_gradients": True, "overlap_comm": use_gpu}
+    if ds["stage"] == 3:
+        # Write one consolidated 16-bit state dict on save so the next stage loads a plain HF directory.
+        zero["stage3_gather_16bit_weights_on_model_save"] = True
+    if ds["offload_optimizer"]:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": use_gpu}
+    if ds["offload_params"]:
+        zero["offload_param"] = {"device": "cpu", "pin_memory": use_gpu}
+    return {
+        "train_micro_batch_size_per_gpu": train["micro_batch_size"],
+        "gradient_accumulation_steps": accum,
+        "train_batch_size": train["global_batch_size"],
+        "gradient_clipping": 1.0,
+        "zero_optimization": zero,
+        "bf16": {"enabled": bool(train["bf16"])},
+        # Offload with torch's AdamW instead of JIT-compiling DeepSpeedCPUAdam (minutes on a CPU machine).
+        "zero_force_ds_cpu_optimizer": False,
+        "steps_per_print": 10**9,
+    }

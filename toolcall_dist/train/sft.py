@@ -1,0 +1,51 @@
+"""SFT on format: TRL's SFTTrainer on pre-tokenized conversations with assistant-only loss. No distributed code.
+
+``prepare_dataset`` runs once on the driver (rendering through the family's chat template and masking non-assistant
+tokens); ``build_trainer`` runs in every Ray worker.
+"""
+
+from __future__ import annotations
+
+from toolcall_dist.formats import get_format
+
+
+def prepare_dataset(records: list[dict], model_dir: str, family: str, max_length: int, assistant_only: bool,
+                    out_dir: str) -> dict:
+    """Tokenize SFT conversations to an Arrow dataset at ``out_dir``; returns counts (over-length ones counted)."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    fmt = get_format(family)
+    rows, too_long = [], []
+    for rec in records:
+        ex = fmt.tokenize_conversation(tok, rec["messages"], rec["tools"])
+        if len(ex["input_ids"]) > max_length:
+            too_long.append(rec["id"])  # truncating would cut the call or answer: counted and left out
+            continue
+        if not assistant_only:
+            ex.pop("assistant_masks")
+        rows.append(ex)
+    if not rows:
+        raise ValueError(f"no SFT example fits sft.max_length={max_length} ({len(too_long)} over length)")
+    Dataset.from_list(rows).save_to_disk(out_dir)
+    n_tokens = sum(len(r["input_ids"]) for r in rows)
+    return {"examples": len(rows), "over_length": len(too_long), "over_length_ids": too_long[:20],
+            "tokens": n_tokens}
+
+
+def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[str]):
+    """The SFTTrainer of one worker, from the plain-dict config ``c``."""
+    from datasets import load_from_disk
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from toolcall_dist.train.common import common_args, load_model, peft_config
+
+    train = c["sft"]
+    tok = AutoTokenizer.from_pretrained(c["model_dir"])
+    model = load_model(c["model_dir"], c["dtype"])
+    args = SFTConfig(**common_args(c, train, ds_config, accum, report_to),
+                     gradient_checkpointing=train["gradient_checkpointing"])
+    return SFTTrainer(model=model, args=args, train_dataset=load_from_disk(c["dataset_dir"]), processing_class=tok,
+                      peft_config=peft_config(c["peft"]))
