@@ -161,7 +161,12 @@ def test_parallel_any_order():
 
 
 def test_multiple_requires_exactly_one_call():
-    entry = {"id": "m0", "category": "multiple", "function": [WEATHER, SUM], "ground_truth": [{"math.sum": {"a": [5]}}]}
+    entry = {
+        "id": "m0",
+        "category": "multiple",
+        "function": [WEATHER, SUM],
+        "ground_truth": [{"math.sum": {"a": [5]}}],
+    }
     assert check_entry([call("math.sum", a=5)], entry)["valid"]
     assert check_entry([call("math.sum", a=5)], entry, "live_multiple")["valid"]
     two = check_entry([call("math.sum", a=5), call("math.sum", a=5)], entry)
@@ -278,12 +283,16 @@ def test_javascript_typed_strings():
         "id": "js0",
         "category": "simple_javascript",
         "function": [{"name": "run", "parameters": {"type": "dict", "properties": props, "required": ["items"]}}],
-        "ground_truth": [{"run": {"items": [["x", "y"]], "flag": [True, ""], "limit": [4.0], "opts": [{"m": ["GET"]}]}}],
+        "ground_truth": [
+            {"run": {"items": [["x", "y"]], "flag": [True, ""], "limit": [4.0], "opts": [{"m": ["GET"]}]}}
+        ],
     }
     args = {"items": "['x', 'y']", "flag": "true", "limit": "4", "opts": "{m: 'get'}"}
     assert check_entry([call("run", **args)], entry)["valid"]
     assert check_entry([call("run", **{**args, "items": ["x", "y"]})], entry)["error_type"] == "type_error:js"
-    assert check_entry([call("run", **{**args, "items": "['y', 'x']"})], entry)["error_type"] == "value_error:list/tuple"
+    assert (
+        check_entry([call("run", **{**args, "items": "['y', 'x']"})], entry)["error_type"] == "value_error:list/tuple"
+    )
     changed = copy.deepcopy(entry)
     changed["function"][0]["parameters"]["properties"]["limit"]["type"] = "long"  # not a BFCL JavaScript type
     assert check_entry([call("run", **args)], changed)["error_type"] == "type_error:unsupported_schema_type"

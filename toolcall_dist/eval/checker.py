@@ -50,6 +50,11 @@ def _seq(acc: Any) -> list:
     return list(acc) if isinstance(acc, (list, tuple, str)) else [acc]
 
 
+def _omittable(acc: Any) -> bool:
+    """``""`` among the acceptable values means the parameter may be left out (substring test on a str, as BFCL)."""
+    return "" in acc if isinstance(acc, (list, tuple, str)) else acc == ""
+
+
 def _norm(value: Any) -> Any:
     return normalize_string(value) if type(value) is str else value
 
@@ -93,7 +98,7 @@ def _check_dict(param: str, value: Any, acc: Any) -> None:
                 if _norm(val) not in [_norm(a) for a in _seq(option[key])]:
                     raise _Fail("value_error:dict_value", f"{param!r}[{key!r}]: {val!r} not in {option[key]!r}")
             for key, opts in option.items():
-                if key not in value and "" not in _seq(opts):
+                if key not in value and not _omittable(opts):
                     raise _Fail("value_error:dict_key", f"{param!r}: missing key {key!r}")
             return
         except _Fail as fail:
@@ -183,7 +188,7 @@ def _check_call(call: tuple[str, dict], func: dict, answer: dict, language: str,
             raise _Fail("simple_function_checker:unexpected_param", f"unexpected parameter {param!r}")
         _check_param(param, value, props[param], expected[param], language)
     for param, acc in expected.items():
-        if param not in args and "" not in _seq(acc):
+        if param not in args and not _omittable(acc):
             raise _Fail("simple_function_checker:missing_optional", f"parameter {param!r} omitted but expected")
 
 
@@ -217,7 +222,7 @@ def _decode_calls(calls: Any) -> list[tuple[str, dict]] | None:
 
 def _check(decoded: list[tuple[str, dict]], entry: dict, category: str, u2d: bool | None) -> None:
     functions, truth, language = entry["function"], entry.get("ground_truth"), language_of(category)
-    if truth is None:
+    if not truth:
         raise ValueError(f"entry {entry.get('id')!r} has no ground truth; cannot check category {category!r}")
     if "parallel" in category:
         if len(decoded) != len(truth):
@@ -239,6 +244,8 @@ def _check(decoded: list[tuple[str, dict]], entry: dict, category: str, u2d: boo
     else:
         if len(decoded) != 1:
             raise _Fail("simple_function_checker:wrong_count", f"{len(decoded)} calls, expected 1")
+        if not functions:
+            raise _Fail("checker:function_not_found", "the entry offers no function")
         _check_call(decoded[0], functions[0], truth[0], language, u2d)
 
 
