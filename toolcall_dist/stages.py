@@ -57,8 +57,10 @@ def _log_stage(ctx: Context, stage: str, metrics: dict, tables: dict | None = No
 # --- data ---------------------------------------------------------------------------------------------------------
 def run_data(ctx: Context, st, stages) -> dict:
     """Training records of the three classes (+ "when to call" pairs) and the held-out eval set in BFCL format."""
-    from toolcall_dist.data import heldout
-    from toolcall_dist.data.mix import build_dataset
+    from toolcall_dist.config import SYNTHETIC_CATEGORIES
+    from toolcall_dist.data.mix import build_bfcl_holdout, build_dataset
+    from toolcall_dist.data.synthetic import dedup_key
+    from toolcall_dist.eval.bfcl import write_category
 
     d = ctx.cfg["data"]
     ds = build_dataset(n=d["n_examples"], ratios=d["ratios"], seed=d["seed"], reference_date=d["reference_date"])
@@ -67,7 +69,15 @@ def run_data(ctx: Context, st, stages) -> dict:
         _write_jsonl(st.dir / "train" / f"{cls}.jsonl", ds[cls])
         counts[cls] = len(ds[cls])
     log.info("[data] built %s", counts)
-    held = heldout.write_heldout(ds, d, st.dir / "heldout")
+    # The held-out set shares no (tools, user text) with any training record, and is written in BFCL's layout.
+    train_keys = {dedup_key(r) for cls in DATA_CLASSES for r in ds[cls]}
+    holdout = build_bfcl_holdout(d["holdout_per_category"], d["holdout_seed"], d["reference_date"],
+                                 exclude=train_keys, categories=SYNTHETIC_CATEGORIES)
+    held = {}
+    for cat, (questions, answers) in holdout.items():
+        truth = {a["id"]: a["ground_truth"] for a in answers}
+        write_category([{**q, "ground_truth": truth.get(q["id"])} for q in questions], cat, st.dir / "heldout")
+        held[f"heldout_{cat}"] = len(questions)
     _log_stage(ctx, "data", {f"data/{k}": v for k, v in {**counts, **held}.items()})
     return {"counts": counts, "heldout": held, "train_dir": str(st.dir / "train"),
             "heldout_dir": str(st.dir / "heldout")}

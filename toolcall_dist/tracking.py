@@ -46,3 +46,41 @@ def finish_run(run: Any | None) -> None:
     """Flush and close ``run``: without it an offline run file written from a Ray worker stays empty."""
     if run is not None:
         run.finish()
+
+
+def read_offline_run(run_dir: str) -> dict:
+    """Read back an offline run's ``run-*.wandb`` file: ``{"job_type", "group", "config", "history"}``.
+
+    The file is a LevelDB-style log (7-byte W&B header, 32 KiB blocks of checksum/length/type-framed chunks) of
+    protobuf ``Record``s; wandb no longer ships a Python reader for it, and tests need to see what was logged.
+    """
+    import glob
+    import json
+    import struct
+
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    (path,) = glob.glob(os.path.join(run_dir, "run-*.wandb"))
+    raw = open(path, "rb").read()
+    block, pos, pending = 32768, 7, b""
+    out: dict = {"job_type": None, "group": None, "config": {}, "history": []}
+    while pos + 7 <= len(raw):
+        if block - pos % block < 7:  # block trailer too short for a header: skip to the next block
+            pos += block - pos % block
+            continue
+        length, kind = struct.unpack("<HB", raw[pos + 4: pos + 7])
+        pending += raw[pos + 7: pos + 7 + length]
+        pos += 7 + length
+        if kind not in (1, 4):  # FIRST/MIDDLE chunks continue in the next block
+            continue
+        rec, pending = pb.Record.FromString(pending), b""
+        which = rec.WhichOneof("record_type")
+        if which == "run":
+            out["job_type"], out["group"] = rec.run.job_type, rec.run.run_group
+            out["config"].update({u.key: json.loads(u.value_json) for u in rec.run.config.update})
+        elif which == "config":
+            out["config"].update({u.key: json.loads(u.value_json) for u in rec.config.update})
+        elif which == "history":
+            out["history"].append({i.key or "/".join(i.nested_key): json.loads(i.value_json)
+                                   for i in rec.history.item})
+    return out

@@ -85,7 +85,7 @@ def unresolved_date(calls: Calls, tools: list[dict], user_text: str, rng: random
     if not slots or not phrases:
         return None
     # dates are mentioned in call order, so the i-th phrase belongs to the i-th date argument
-    pairs = list(zip(slots, phrases)) if len(slots) == len(phrases) else [(s, phrases[0]) for s in slots]
+    pairs = list(zip(slots, phrases, strict=True)) if len(slots) == len(phrases) else [(s, phrases[0]) for s in slots]
     pairs = [(s, p) for s, p in pairs if p != calls[s[0]]["arguments"][s[1]]]
     if not (hit := _pick(rng, pairs)):
         return None
@@ -122,8 +122,8 @@ def _unit_for(call: dict, value, user_text: str) -> str | None:
     codes = [v for v in call["arguments"].values() if isinstance(v, str) and v in CURRENCIES]
     if codes:
         return " " + codes[0]
-    m = re.search(rf"(?<![\d.]){re.escape(fmt_number(value))}\s*(%|°[CF]|[A-Za-z]+)", user_text)
-    return _UNITS.get(m.group(1)) if m else None
+    pattern = rf"(?<![\d.]){re.escape(fmt_number(value))}\s*(%|°[CF]|[A-Za-z]+)"
+    return next((_UNITS[m.group(1)] for m in re.finditer(pattern, user_text) if m.group(1) in _UNITS), None)
 
 
 def unit_glued(calls: Calls, tools: list[dict], user_text: str, rng: random.Random) -> Calls | None:
@@ -207,7 +207,7 @@ def invalid_enum(calls: Calls, tools: list[dict], user_text: str, rng: random.Ra
         return None
     i, k, enum = hit
     v = calls[i]["arguments"][k]
-    variant = next((x for x in (v.replace("_", " "), v.title(), v.upper(), v + "s") if x != v and x not in enum))
+    variant = next(x for x in (v.replace("_", " "), v.title(), v.upper(), v + "s") if x != v and x not in enum)
     out = copy_json(calls)
     out[i]["arguments"][k] = variant
     return out

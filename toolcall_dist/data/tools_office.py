@@ -99,6 +99,7 @@ TOOLS = [
         clauses=('draft an email to {recipient} about "{subject}"[ and cc {cc}]',),
         result=lambda a, r: {"draft_id": f"drf_{r.randint(100, 999)}"},
         answer='I drafted an email to {recipient} titled "{subject}".',
+        distinct=("recipient", "cc"),
     ),
     ToolSpec(
         name="post_team_channel", domain="messaging",

@@ -16,7 +16,7 @@ _UNITS = Pairs({"celsius": ["in Celsius", "in celsius"], "fahrenheit": ["in Fahr
 
 TOOLS = [
     ToolSpec(
-        name="weather_forecast", domain="weather",
+        name="city_weather_forecast", domain="weather",
         description="Daily weather forecast for a city on a given date.",
         capability="check weather forecasts",
         params=(_CITY, Param("date", prop("string", DATE_DESC), DatePhrase()),
@@ -90,9 +90,9 @@ TOOLS = [
         params=(_CITY, Param("check_in", prop("string", "Check-in date, " + DATE_DESC), DatePhrase()),
                 Param("nights", prop("integer", "Number of nights."), IntRange(2, 14)),
                 Param("guests", prop("integer", "Number of guests.", default=2), IntRange(2, 6), required=False)),
-        questions=("Find a hotel in {city} checking in {check_in} for {nights} nights[ for {guests} guests].",
+        questions=("Find a hotel in {city} for {nights} nights, arriving {check_in}[, for {guests} guests].",
                    "I need a room in {city} for {nights} nights starting {check_in}[, {guests} guests]."),
-        clauses=("look for a hotel in {city} for {nights} nights from {check_in}[ for {guests} guests]",),
+        clauses=("look for a hotel in {city} for {nights} nights arriving {check_in}[ for {guests} guests]",),
         result=lambda a, r: {"hotel": r.choice(_HOTELS), "price_per_night": r.randrange(70, 420)},
         answer="The best match in {city} is {hotel} at {price_per_night} USD per night for {nights} nights "
                "from {check_in}.",
@@ -122,11 +122,11 @@ TOOLS = [
                 Param("car_class", enum_prop(["compact", "sedan", "suv", "van"], "Vehicle class."),
                       Pairs({"compact": ["a compact car"], "sedan": ["a sedan"], "suv": ["an SUV"],
                              "van": ["a van", "a minivan"]}))),
-        questions=("How much would it cost to rent {car_class} in {city} for {days} days from {pickup_date}?",
+        questions=("How much would it cost to rent {car_class} in {city} for {days} days starting {pickup_date}?",
                    "I want {car_class} in {city} for {days} days, picking up {pickup_date}. What's the price?"),
         clauses=("get a quote for renting {car_class} in {city} for {days} days starting {pickup_date}",),
         result=lambda a, r: {"total_price": r.randrange(120, 1800), "company": r.choice(["Rentwise", "Zipcar+"])},
-        answer="Renting a {car_class} in {city} for {days} days would cost {total_price} USD with {company}.",
+        answer="A {days}-day {car_class} rental in {city} would cost {total_price} USD with {company}.",
     ),
     ToolSpec(
         name="find_nearby_places", domain="maps",

@@ -29,7 +29,7 @@ class Param:
     required: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity semantics: specs are unique, hashable registry entries
 class ToolSpec:
     """A tool with its generation metadata. ``schema`` is the clean dict offered to the model."""
 
@@ -71,7 +71,8 @@ class ToolSpec:
         names = [p.name for p in self.params if p.required or p.name in chosen]
         for _ in range(20):
             drawn = {n: self.param(n).sampler(rng, ref) for n in names}
-            vals = [repr(drawn[n][0]) for n in self.distinct if n in drawn]
+            vals = [repr(x) for n in self.distinct if n in drawn
+                    for x in (drawn[n][0] if isinstance(drawn[n][0], list) else [drawn[n][0]])]
             if len(vals) == len(set(vals)):
                 break
         args = {n: v for n, (v, _) in drawn.items()}

@@ -7,6 +7,7 @@ Every sampler returns ``(value, surface)``: ``value`` goes into the tool call, `
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import re
 from typing import Any
@@ -97,10 +98,19 @@ def date_phrase_candidates(ref: dt.date) -> list[str]:
     out = ["today", "tomorrow", "the day after tomorrow", "in a week", "in 2 weeks"]
     out += [f"in {n} days" for n in range(2, 11)]
     out += [f"next {w}" for w in WEEKDAYS] + [f"this coming {w}" for w in WEEKDAYS]
-    for k in range(3, 61, 4):  # absolute dates spread over the next two months
+    for k in range(0, 61):  # absolute dates over the next two months
         day = ref + dt.timedelta(days=k)
         out += [f"on {MONTHS[day.month - 1]} {day.day}", f"on {day.isoformat()}"]
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _phrases_by_date(ref: dt.date) -> dict[str, tuple[str, ...]]:
+    # inverse of resolve_date_phrase over all candidate phrases, cached per reference date
+    table: dict[str, list[str]] = {}
+    for p in date_phrase_candidates(ref):
+        table.setdefault(resolve_date_phrase(p, ref), []).append(p)
+    return {k: tuple(v) for k, v in table.items()}
 
 
 def fmt_number(x: float) -> str:
@@ -177,7 +187,7 @@ class DatePhrase:
 
     def surfaces(self, value: Any, ref: dt.date) -> list[str]:
         """Wordings that map to ``value``."""
-        return [p for p in date_phrase_candidates(ref) if resolve_date_phrase(p, ref) == value]
+        return list(_phrases_by_date(ref).get(value, []))
 
 
 class PickList:

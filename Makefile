@@ -1,0 +1,37 @@
+# Two entry points: `make quickstart` (the whole recipe on CPU) and `make test` (the test suite).
+# Both create .venv on first use: torch first (2.13.0; the CPU build where there is no CUDA, since a bare
+# `pip install torch` would pull several GB of CUDA wheels), then the package with its test extras, then
+# BFCL's data files (bfcl-eval without its dependencies: they would downgrade numpy).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup quickstart test test-unit lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --no-deps "bfcl-eval==2026.3.23"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+quickstart: $(STAMP)
+	$(PY) -m toolcall_dist +exp=quickstart
+
+# Unit + integration tiers (slurm and gpu tiers run where those exist), with per-test durations.
+test: $(STAMP)
+	$(PY) -m pytest -m "not slurm and not gpu" --durations=0 --durations-min=1.0 $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -m unit --durations=10 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check toolcall_dist tests benchmarks
+
+clean:
+	rm -rf outputs multirun

@@ -1,0 +1,226 @@
+"""Build a dataset by class ratio, split a held-out set, and export records in BFCL v4's file format."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+
+from .corrupt import CORRUPTIONS
+from .synthetic import (
+    NO_TOOL_KINDS,
+    SHAPES,
+    calls_of,
+    dedup_key,
+    make_bad,
+    make_good,
+    make_no_tool,
+    make_when,
+    parse_reference_date,
+    user_text,
+)
+from .tools import copy_json
+
+RATIO_KEYS = ("good", "bad", "no_tool")
+# BFCL category name -> the good shape (or no_tool kind, for irrelevance) that fills it
+BFCL_CATEGORIES = {"simple_python": "simple", "multiple": "multiple", "parallel": "parallel",
+                   "parallel_multiple": "parallel_multiple", "irrelevance": "irrelevant"}
+DEFAULT_SHAPES = {"simple": 0.35, "multiple": 0.3, "parallel": 0.15, "parallel_multiple": 0.2}
+NO_TOOL_MIX = {"chitchat": 0.25, "knowledge": 0.25, "irrelevant": 0.5}
+BAD_KIND_MIX = {k: 1.0 for k in CORRUPTIONS}  # balanced: the always-applicable kinds would otherwise dominate
+WHEN_EVERY = 4  # one "when" pair per this many good / no_tool records
+
+
+def _check_weights(weights: dict, known: tuple[str, ...], what: str) -> dict[str, float]:
+    unknown = [k for k in weights if k not in known]
+    if unknown:
+        raise ValueError(f"{what}: unknown key {unknown[0]!r}; known: {list(known)}")
+    for k, v in weights.items():
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"{what}.{k} must be a non-negative number, got {v!r}")
+    full = {k: float(weights.get(k, 0.0)) for k in known}
+    if sum(full.values()) <= 0:
+        raise ValueError(f"{what} must sum to a positive number, got {dict(weights)}")
+    return full
+
+
+def class_counts(n: int, ratios: dict[str, float]) -> dict[str, int]:
+    """Records per class: ``round(n * r / sum(ratios))``; missing keys count as 0."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    full = _check_weights(ratios, RATIO_KEYS, "data.ratios")
+    total = sum(full.values())
+    return {k: round(n * r / total) for k, r in full.items()}
+
+
+def allocate(n: int, weights: dict[str, float]) -> dict[str, int]:
+    """Split ``n`` across ``weights`` exactly (largest remainder), so sub-counts always sum to ``n``."""
+    total = sum(weights.values())
+    if n < 0 or total <= 0:
+        raise ValueError(f"allocate needs n >= 0 and positive weights, got n={n}, weights={weights}")
+    raw = {k: n * w / total for k, w in weights.items()}
+    out = {k: int(v) for k, v in raw.items()}
+    for k in sorted(raw, key=lambda k: out[k] - raw[k])[: n - sum(out.values())]:
+        out[k] += 1
+    return out
+
+
+def _fill(counts: dict[str, int], make: Callable[[str], dict | None], banned: set) -> list[dict]:
+    """Generate ``counts[label]`` unique records per label; ``banned`` holds keys already taken."""
+    out = []
+    for label, count in counts.items():
+        made, attempts = 0, 0
+        while made < count:
+            attempts += 1
+            if attempts > 50 * count + 200:  # the closed vocabularies ran out of distinct prompts
+                raise RuntimeError(f"could only make {made} unique {label!r} records out of {count}")
+            rec = make(label)
+            if rec is None or (key := dedup_key(rec)) in banned:
+                continue
+            banned.add(key)
+            out.append(rec)
+            made += 1
+    return out
+
+
+def _bad_kinds(shape_w: dict[str, float]) -> dict[str, float]:
+    # a dropped parallel call needs a multi-call shape to exist in the mix
+    multi = shape_w["parallel"] + shape_w["parallel_multiple"] > 0
+    return {k: w for k, w in BAD_KIND_MIX.items() if multi or k != "missing_parallel_call"}
+
+
+def _bad_maker(rng: random.Random, reference_date: str, shape_w: dict[str, float]) -> Callable[[str], dict | None]:
+    """Maker of one bad pair of a given corruption kind on a good conversation of a weighted-random shape."""
+    def make(kind: str) -> dict | None:
+        w = {s: v for s, v in shape_w.items() if kind != "missing_parallel_call" or s.startswith("parallel")}
+        shape = rng.choices(list(w), weights=list(w.values()))[0]
+        return make_bad(rng, reference_date, shape, kinds=[kind])
+    return make
+
+
+def build_dataset(n: int, ratios: dict[str, float], seed: int, reference_date: str,
+                  shapes: dict[str, float] | None = None, exclude: Iterable[tuple] = (),
+                  no_tool_kinds: dict[str, float] | None = None) -> dict[str, list[dict]]:
+    """Records by class: ``{"good", "no_tool", "bad", "when"}``, deterministic in ``seed``.
+
+    good/no_tool/bad get exactly ``class_counts(n, ratios)`` records, unique on ``dedup_key`` within a class and
+    disjoint from ``exclude`` (keys of another set, e.g. training data when building a held-out set). Bad pairs are
+    balanced across corruption kinds, their source shapes drawn by ``shapes`` weights; no_tool kinds follow
+    ``no_tool_kinds`` (default ``NO_TOOL_MIX``). "when" pairs are extra, not counted in ``n``: about one per
+    ``WHEN_EVERY`` good (call_over_prose) and no_tool (prose_over_call) records, built from those records.
+    """
+    parse_reference_date(reference_date)
+    counts = class_counts(n, ratios)
+    shape_w = _check_weights(DEFAULT_SHAPES if shapes is None else shapes, SHAPES, "data.shapes")
+    kind_w = _check_weights(NO_TOOL_MIX if no_tool_kinds is None else no_tool_kinds, NO_TOOL_KINDS,
+                            "data.no_tool_kinds")
+    excluded = set(exclude)
+    # one stream per class, so changing one class's count leaves the others' records unchanged
+    rngs = {k: random.Random(f"{seed}:{k}") for k in ("good", "no_tool", "bad", "when")}
+    good = _fill(allocate(counts["good"], shape_w), lambda s: make_good(rngs["good"], reference_date, s),
+                 set(excluded))
+    no_tool = _fill(allocate(counts["no_tool"], kind_w),
+                    lambda k: make_no_tool(rngs["no_tool"], reference_date, k), set(excluded))
+    bad = _fill(allocate(counts["bad"], _bad_kinds(shape_w)), _bad_maker(rngs["bad"], reference_date, shape_w),
+                set(excluded))
+    r = rngs["when"]
+    sources = (r.sample(good, round(len(good) / WHEN_EVERY)) + r.sample(no_tool, round(len(no_tool) / WHEN_EVERY)))
+    when = [make_when(rec, r, reference_date) for rec in sources]
+    for cls, recs in (("good", good), ("no_tool", no_tool), ("bad", bad), ("when", when)):
+        rngs[cls].shuffle(recs)  # interleave shapes / kinds
+    return {"good": good, "no_tool": no_tool, "bad": bad, "when": when}
+
+
+def split_holdout(dataset: dict[str, list[dict]], fraction: float, seed: int
+                  ) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+    """Split every class into (train, holdout) by user text, so a prompt never lands on both sides."""
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    texts = sorted({user_text(r) for recs in dataset.values() for r in recs})
+    random.Random(seed).shuffle(texts)
+    held = set(texts[: round(fraction * len(texts))])
+    train = {k: [r for r in v if user_text(r) not in held] for k, v in dataset.items()}
+    hold = {k: [r for r in v if user_text(r) in held] for k, v in dataset.items()}
+    return train, hold
+
+
+def _bfcl_value(value, prop: dict):
+    # BFCL types JSON "number" as float: write 30 as 30.0 so the checker does not mistake it for a variable
+    if prop.get("type") == "number" and type(value) is int:
+        return float(value)
+    if prop.get("type") == "array" and isinstance(value, list):
+        return [_bfcl_value(v, prop.get("items", {})) for v in value]
+    return value
+
+
+def bfcl_ground_truth(call: dict, tool: dict) -> dict:
+    """``{name: {param: [acceptable values]}}`` for one call, BFCL style ("" = may be omitted)."""
+    params = tool["parameters"]
+    props, required = params.get("properties", {}), set(params.get("required", []))
+    args = call["arguments"]
+    extra = set(args) - set(props)
+    if extra:
+        raise ValueError(f"call to {call['name']} has arguments not in its schema: {sorted(extra)}")
+    out = {}
+    for name, prop in props.items():
+        if name in args:
+            out[name] = [_bfcl_value(args[name], prop)]
+            if "default" in prop and prop["default"] == args[name]:
+                out[name].append("")
+        elif name in required:
+            raise ValueError(f"call to {call['name']} lacks required argument {name!r}")
+        else:
+            out[name] = ([_bfcl_value(prop["default"], prop)] if "default" in prop else []) + [""]
+    return {call["name"]: out}
+
+
+def bfcl_function(tool: dict) -> dict:
+    """A tool schema as BFCL writes it: top-level parameters ``"type": "dict"``."""
+    out = copy_json(tool)
+    out["parameters"]["type"] = "dict"
+    return out
+
+
+def to_bfcl(records: list[dict], category: str) -> tuple[list[dict], list[dict]]:
+    """BFCL v4 (questions, answers) for good records and irrelevant no_tool records; others are skipped.
+
+    Irrelevant records produce a question but no answer, as in BFCL's irrelevance category.
+    """
+    questions, answers = [], []
+    for rec in records:
+        good = rec.get("class") == "good" and rec.get("shape") in SHAPES
+        if not (good or (rec.get("class") == "no_tool" and rec.get("kind") == "irrelevant")):
+            continue
+        qid = f"{category}_{len(questions)}"
+        system, user = copy_json(rec["messages"][0]), copy_json(rec["messages"][1])
+        functions = [bfcl_function(t) for t in rec["tools"]]
+        questions.append({"id": qid, "question": [[system, user]], "function": functions})
+        if good:
+            by_name = {t["name"]: t for t in rec["tools"]}
+            answers.append({"id": qid, "ground_truth": [bfcl_ground_truth(c, by_name[c["name"]])
+                                                        for c in calls_of(rec["messages"][2])]})
+    return questions, answers
+
+
+def build_bfcl_holdout(per_category: int, seed: int, reference_date: str, exclude: Iterable[tuple] = (),
+                       categories: Iterable[str] = tuple(BFCL_CATEGORIES)) -> dict[str, tuple[list, list]]:
+    """Held-out synthetic eval set: ``{category: (questions, answers)}`` in BFCL format, disjoint from ``exclude``
+    (e.g. the ``dedup_key`` of every training record) and across categories."""
+    excluded, out = set(exclude), {}
+    for i, cat in enumerate(categories):
+        if cat not in BFCL_CATEGORIES:
+            raise ValueError(f"unknown synthetic BFCL category {cat!r}; known: {list(BFCL_CATEGORIES)}")
+        sub_seed = seed + 7919 * (i + 1)  # distinct streams, so categories do not share opening prompts
+        if cat == "irrelevance":
+            recs = build_dataset(per_category, {"no_tool": 1}, sub_seed, reference_date, exclude=excluded,
+                                 no_tool_kinds={"irrelevant": 1})["no_tool"]
+        else:
+            recs = build_dataset(per_category, {"good": 1}, sub_seed, reference_date, exclude=excluded,
+                                 shapes={BFCL_CATEGORIES[cat]: 1})["good"]
+        excluded |= {dedup_key(r) for r in recs}
+        out[cat] = to_bfcl(recs, cat)
+    return out
+
+
+__all__ = ["BFCL_CATEGORIES", "DEFAULT_SHAPES", "NO_TOOL_KINDS", "NO_TOOL_MIX", "RATIO_KEYS", "allocate",
+           "bfcl_function", "bfcl_ground_truth", "build_bfcl_holdout", "build_dataset", "class_counts",
+           "split_holdout", "to_bfcl"]
