@@ -7,7 +7,7 @@ Every group in ``hydra_conf/`` merges into one of these dataclasses, so a misspe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 FAMILIES = ("qwen2_5",)
 BFCL_CATEGORIES = (
@@ -40,8 +40,8 @@ class TinyModelConfig:
     intermediate_size: int = 512
     max_position_embeddings: int = 1024
     seed: int = 0
-    warmup_examples: int = 1200  # prose-only chats the base model is warmed up on
-    warmup_epochs: int = 2
+    warmup_examples: int = 3000  # prose-only chats the base model is warmed up on
+    warmup_epochs: int = 3
     warmup_lr: float = 3e-3
 
     def __post_init__(self) -> None:
@@ -55,8 +55,8 @@ class ModelConfig:
     name: str = "tiny_qwen"
     family: str = "qwen2_5"
     # A hub id ("Qwen/Qwen2.5-0.5B-Instruct") or a local directory; null means build the tiny model below.
-    path: Optional[str] = None
-    tiny: Optional[TinyModelConfig] = field(default_factory=TinyModelConfig)
+    path: str | None = None
+    tiny: TinyModelConfig | None = field(default_factory=TinyModelConfig)
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -80,9 +80,26 @@ class RatiosConfig:
 
 
 @dataclass
+class ShapesConfig:
+    """Weights of the good-call shapes BFCL grades (normalised; at least one positive)."""
+
+    simple: float = 0.35
+    multiple: float = 0.3
+    parallel: float = 0.15
+    parallel_multiple: float = 0.2
+
+    def __post_init__(self) -> None:
+        for key in ("simple", "multiple", "parallel", "parallel_multiple"):
+            _check(getattr(self, key) >= 0, f"data.shapes.{key}", f"must be >= 0, got {getattr(self, key)}")
+        total = self.simple + self.multiple + self.parallel + self.parallel_multiple
+        _check(total > 0, "data.shapes", f"must sum to a positive number, got {total}")
+
+
+@dataclass
 class DataConfig:
     n_examples: int = 2000
     ratios: RatiosConfig = field(default_factory=RatiosConfig)
+    shapes: ShapesConfig = field(default_factory=ShapesConfig)
     reference_date: str = "2026-11-24"
     seed: int = 0
     holdout_seed: int = 1_000_003  # held-out eval set: a different seed, deduplicated against training prompts
@@ -104,6 +121,8 @@ class SFTConfig:
     lr_scheduler: str = "cosine"
     weight_decay: float = 0.0
     assistant_only_loss: bool = True
+    # group_by_length batches examples of similar length: far less padding on short, uneven tool-call data
+    sampling: str = "group_by_length"
     gradient_checkpointing: bool = False
     bf16: bool = False
     logging_steps: int = 5
@@ -112,6 +131,7 @@ class SFTConfig:
         _check(self.epochs > 0, "sft.epochs", f"must be > 0, got {self.epochs}")
         _check(self.learning_rate > 0, "sft.learning_rate", f"must be > 0, got {self.learning_rate}")
         _check(self.micro_batch_size > 0, "sft.micro_batch_size", "must be > 0")
+        _check(self.sampling in ("random", "group_by_length"), "sft.sampling", f"unknown sampling {self.sampling!r}")
 
 
 @dataclass
@@ -163,12 +183,12 @@ class DeepSpeedConfig:
 
 @dataclass
 class ClusterConfig:
-    address: Optional[str] = None  # null: start a local Ray cluster; "auto" or "ray://..." to join one
+    address: str | None = None  # null: start a local Ray cluster; "auto" or "ray://..." to join one
     num_workers: int = 2
     use_gpu: bool = False
     cpus_per_worker: int = 1
-    local_num_cpus: Optional[int] = None  # CPUs of the local cluster (null: all of this machine's)
-    storage_path: Optional[str] = None  # shared filesystem for checkpoints (null: <output_dir>/ray)
+    local_num_cpus: int | None = None  # CPUs of the local cluster (null: all of this machine's)
+    storage_path: str | None = None  # shared filesystem for checkpoints (null: <output_dir>/ray)
     max_failures: int = 0
 
     def __post_init__(self) -> None:
@@ -180,7 +200,7 @@ class ClusterConfig:
 class TrackingConfig:
     backend: str = "wandb"  # wandb | none
     project: str = "toolcall_dist"
-    entity: Optional[str] = None
+    entity: str | None = None
     mode: str = "auto"  # auto: online if WANDB_API_KEY is set, else offline
 
     def __post_init__(self) -> None:
@@ -193,8 +213,8 @@ class EvalConfig:
     source: str = "synthetic"  # synthetic: the held-out set the data stage writes | bfcl: BFCL v4's own files
     categories: list[str] = field(default_factory=lambda: ["simple_python", "multiple", "parallel", "irrelevance"])
     models: list[str] = field(default_factory=lambda: ["base", "sft", "dpo"])
-    limit_per_category: Optional[int] = None
-    bfcl_data_dir: Optional[str] = None  # null: the installed bfcl-eval package's data
+    limit_per_category: int | None = None
+    bfcl_data_dir: str | None = None  # null: the installed bfcl-eval package's data
     max_new_tokens: int = 96
     batch_size: int = 32
 
@@ -213,6 +233,7 @@ class Config:
     seed: int = 0
     output_dir: str = "outputs/default"
     stages_dir: str = "outputs/stages"  # content-addressed stage artifacts, shared by runs and sweep trials
+    prebuilt_stages_dir: str | None = "assets/stages"  # finished stages shipped with the repo (relative: to it)
     stages: list[str] = field(default_factory=lambda: ["data", "base", "sft", "dpo", "eval"])
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Any
 from toolcall_dist.config import validate
 
 log = logging.getLogger("toolcall_dist")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Bump a stage's version when its code changes what it writes, so old cached artifacts are not reused.
-STAGE_VERSIONS = {"data": 1, "base": 1, "sft": 1, "dpo": 1, "eval": 1}
+STAGE_VERSIONS = {"data": 1, "base": 2, "sft": 1, "dpo": 1, "eval": 1}
 
 
 @dataclass
@@ -40,10 +42,13 @@ def stage_key(stage: str, *parts: Any) -> str:
 
 
 class Stage:
-    """One cached stage directory."""
+    """One cached stage directory; a finished copy under ``prebuilt`` (read-only, e.g. shipped in the repo) is used
+    in place of building it again."""
 
-    def __init__(self, root: Path, stage: str, key: str):
+    def __init__(self, root: Path, stage: str, key: str, prebuilt: Path | None = None):
         self.name, self.key, self.dir = stage, key, root / f"{stage}-{key}"
+        if prebuilt is not None and not self.done and (prebuilt / self.dir.name / "done.json").exists():
+            self.dir = prebuilt / self.dir.name
 
     @property
     def done(self) -> bool:
@@ -54,7 +59,12 @@ class Stage:
         return info
 
     def info(self) -> dict:
-        return json.loads((self.dir / "done.json").read_text())
+        """The stage's ``done.json``; ``*_dir`` values written relative to the stage directory are made absolute."""
+        info = json.loads((self.dir / "done.json").read_text())
+        for k, v in info.items():
+            if k.endswith("_dir") and isinstance(v, str) and not os.path.isabs(v) and (self.dir / v).exists():
+                info[k] = str(self.dir / v)
+        return info
 
 
 def run(cfg) -> RunResult:
@@ -66,15 +76,17 @@ def run(cfg) -> RunResult:
     resolved.pop("hydra", None)
     out = Path(conf.output_dir).absolute()
     root = Path(conf.stages_dir).absolute()
+    prebuilt = Path(conf.prebuilt_stages_dir) if conf.prebuilt_stages_dir else None
+    if prebuilt is not None and not prebuilt.is_absolute():
+        prebuilt = PROJECT_ROOT / prebuilt
     out.mkdir(parents=True, exist_ok=True)
     root.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(resolved, indent=1))
     result = RunResult(output_dir=out)
     r = resolved
-    wanted = set(conf.stages)
 
     data = Stage(root, "data", stage_key("data", r["data"]))
-    base = Stage(root, "base", stage_key("base", r["model"]))
+    base = Stage(root, "base", stage_key("base", r["model"]), prebuilt)
     train_common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
     sft = Stage(root, "sft", stage_key("sft", data.key, base.key, r["sft"], *train_common))
     dpo = Stage(root, "dpo", stage_key("dpo", data.key, sft.key, r["dpo"], *train_common))

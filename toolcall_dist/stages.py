@@ -63,7 +63,8 @@ def run_data(ctx: Context, st, stages) -> dict:
     from toolcall_dist.eval.bfcl import write_category
 
     d = ctx.cfg["data"]
-    ds = build_dataset(n=d["n_examples"], ratios=d["ratios"], seed=d["seed"], reference_date=d["reference_date"])
+    ds = build_dataset(n=d["n_examples"], ratios=d["ratios"], seed=d["seed"], reference_date=d["reference_date"],
+                       shapes=d["shapes"])
     counts = {}
     for cls in DATA_CLASSES:
         _write_jsonl(st.dir / "train" / f"{cls}.jsonl", ds[cls])
@@ -79,8 +80,7 @@ def run_data(ctx: Context, st, stages) -> dict:
         write_category([{**q, "ground_truth": truth.get(q["id"])} for q in questions], cat, st.dir / "heldout")
         held[f"heldout_{cat}"] = len(questions)
     _log_stage(ctx, "data", {f"data/{k}": v for k, v in {**counts, **held}.items()})
-    return {"counts": counts, "heldout": held, "train_dir": str(st.dir / "train"),
-            "heldout_dir": str(st.dir / "heldout")}
+    return {"counts": counts, "heldout": held, "train_dir": "train", "heldout_dir": "heldout"}
 
 
 # --- base model ---------------------------------------------------------------------------------------------------
@@ -100,7 +100,7 @@ def run_base(ctx: Context, st, stages) -> dict:
     corpus = [{"messages": r["messages"], "tools": r["tools"]} for r in pool["good"] + pool["no_tool"]]
     warmup = prose_only(pool["good"] + pool["no_tool"], seed=tiny["seed"])
     out = build_tiny(tiny, m["family"], corpus + warmup, warmup, st.dir / "model")
-    return {"model_dir": str(out), **json.loads((out / "build.json").read_text())}
+    return {"model_dir": "model", **json.loads((out / "build.json").read_text())}
 
 
 # --- training (Ray Train + DeepSpeed) -----------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def run_sft(ctx: Context, st, stages) -> dict:
                                 s["assistant_only_loss"], str(st.dir / "dataset"))
     log.info("[sft] dataset: %s", stats)
     metrics = _fit("sft", _train_config(ctx, st, "sft", base_dir, st.dir / "dataset"), ctx)
-    return {"model_dir": str(st.dir / "model"), "dataset": stats, "metrics": metrics}
+    return {"model_dir": "model", "dataset": stats, "metrics": metrics}
 
 
 def run_dpo(ctx: Context, st, stages) -> dict:
@@ -148,7 +148,7 @@ def run_dpo(ctx: Context, st, stages) -> dict:
                                 str(st.dir / "dataset"))
     log.info("[dpo] dataset: %s", stats)
     metrics = _fit("dpo", _train_config(ctx, st, "dpo", sft_dir, st.dir / "dataset"), ctx)
-    return {"model_dir": str(st.dir / "model"), "dataset": stats, "metrics": metrics}
+    return {"model_dir": "model", "dataset": stats, "metrics": metrics}
 
 
 # --- evaluation ---------------------------------------------------------------------------------------------------

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import random
 
+# Replies that restate the request's details: an instruct model understands the question, it just will not call.
+_DETAIL_HEDGES = (
+    "I'm not able to look that up directly for {details}. You could check a dedicated website or app.",
+    "I don't have access to live information about {details}, so I can't answer that precisely.",
+    "Sorry, I can't retrieve {details} for you right now. Would you like some general tips instead?",
+    "To answer that I would need an external service for {details}, which I can't use at the moment.",
+)
 _HEDGES = (
     "I'm not able to look that up directly. You could check a dedicated website or app for the latest details.",
     "I don't have access to live information, so I can't answer that precisely. Is there anything else I can do?",
@@ -18,8 +25,23 @@ _HEDGES = (
 )
 
 
-def prose_reply(rng: random.Random) -> str:
-    """A hedging prose answer of the kind an untuned instruct model gives to a tool-eligible request."""
+def _details(calls: list[dict]) -> str:
+    values = []
+    for call in calls:
+        for v in call["function"]["arguments"].values():
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v) not in values:
+                values.append(str(v))
+    return ", ".join(values[:4])
+
+
+def prose_reply(rng: random.Random, calls: list[dict] | None = None) -> str:
+    """A hedging prose answer of the kind an untuned instruct model gives to a tool-eligible request.
+
+    With the request's ``calls`` (never emitted) the reply restates their argument values in prose.
+    """
+    details = _details(calls or [])
+    if details and rng.random() < 0.75:
+        return rng.choice(_DETAIL_HEDGES).format(details=details)
     return rng.choice(_HEDGES)
 
 
@@ -35,6 +57,7 @@ def prose_only(records: list[dict], seed: int) -> list[dict]:
             out.append({"messages": rec["messages"], "tools": rec["tools"]})
         elif rec["class"] == "good":
             head = [m for m in rec["messages"] if m["role"] in ("system", "user")][:2]
-            out.append({"messages": [*head, {"role": "assistant", "content": prose_reply(rng)}],
+            calls = next(m["tool_calls"] for m in rec["messages"] if m.get("tool_calls"))
+            out.append({"messages": [*head, {"role": "assistant", "content": prose_reply(rng, calls)}],
                         "tools": rec["tools"]})
     return out

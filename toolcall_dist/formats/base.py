@@ -16,7 +16,8 @@ def as_template_tools(tools: list[dict] | None) -> list[dict] | None:
     """Wrap bare ``{"name", "description", "parameters"}`` schemas in the OpenAI ``{"type": "function"}`` envelope."""
     if not tools:
         return None
-    return [t if t.get("type") == "function" and "function" in t else {"type": "function", "function": t} for t in tools]
+    return [t if t.get("type") == "function" and "function" in t else {"type": "function", "function": t}
+            for t in tools]
 
 
 class ChatFormat:

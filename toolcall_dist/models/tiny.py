@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 from pathlib import Path
@@ -48,10 +49,11 @@ def train_tokenizer(texts: list[str], vocab_size: int, family: str):
     return fast
 
 
-def build_tiny(tiny: dict, family: str, conversations: list[dict], out_dir: str | Path) -> Path:
-    """Build tokenizer + model, warm the model up on prose-only ``conversations``, save to ``out_dir``.
+def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], out_dir: str | Path) -> Path:
+    """Train the tokenizer on ``corpus``, warm the model up on prose-only ``warmup``, save to ``out_dir``.
 
-    ``conversations`` are ``{"messages": [...], "tools": [...]}``; their assistant turns must be prose.
+    Both are lists of ``{"messages": [...], "tools": [...]}``; the warm-up's assistant turns must be prose, and the
+    corpus should also hold tool calls and results so their JSON tokenizes compactly.
     """
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -59,7 +61,7 @@ def build_tiny(tiny: dict, family: str, conversations: list[dict], out_dir: str 
     out_dir = Path(out_dir)
     fmt = get_format(family)
     t0 = time.time()
-    texts = [_render(fmt, c["messages"], c["tools"]) for c in conversations]
+    texts = [_render(fmt, c["messages"], c["tools"]) for c in corpus]
     tokenizer = train_tokenizer(texts, tiny["vocab_size"], family)
     assert not fmt.special_token_problems(tokenizer), fmt.special_token_problems(tokenizer)
     log.info("tiny model: tokenizer trained (%d tokens) in %.1fs", len(tokenizer), time.time() - t0)
@@ -76,7 +78,9 @@ def build_tiny(tiny: dict, family: str, conversations: list[dict], out_dir: str 
     n_params = sum(p.numel() for p in model.parameters())
     log.info("tiny model: %.2fM parameters", n_params / 1e6)
 
-    examples = [fmt.tokenize_conversation(tokenizer, c["messages"], c["tools"]) for c in conversations]
+    if any(m.get("tool_calls") for c in warmup for m in c["messages"]):
+        raise ValueError("tiny model warm-up conversations must be prose-only")
+    examples = [fmt.tokenize_conversation(tokenizer, c["messages"], c["tools"]) for c in warmup]
     _warm_up(model, examples, tokenizer.pad_token_id, tiny)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -96,15 +100,18 @@ def _warm_up(model, examples: list[dict], pad_id: int, tiny: dict, batch_size: i
     opt = torch.optim.AdamW(model.parameters(), lr=tiny["warmup_lr"], weight_decay=0.0)
     rng = random.Random(tiny["seed"])
     steps = tiny["warmup_epochs"] * ((len(examples) + batch_size - 1) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tiny["warmup_lr"], total_steps=max(steps, 1),
-                                                pct_start=0.1)
+    ramp = max(1, steps // 10)  # linear ramp-up, then cosine decay to 10% of the peak
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / ramp) * (
+        0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps))))))
     model.train()
     step, t0 = 0, time.time()
+    # Batches of similar length (little padding), visited in a shuffled order each epoch.
+    by_len = sorted(range(len(examples)), key=lambda j: len(examples[j]["input_ids"]))
+    batches = [by_len[i: i + batch_size] for i in range(0, len(by_len), batch_size)]
     for epoch in range(tiny["warmup_epochs"]):
-        order = list(range(len(examples)))
-        rng.shuffle(order)
-        for i in range(0, len(order), batch_size):
-            batch = [examples[j] for j in order[i: i + batch_size]]
+        rng.shuffle(batches)
+        for idx in batches:
+            batch = [examples[j] for j in idx]
             width = max(len(e["input_ids"]) for e in batch)
             ids = torch.full((len(batch), width), pad_id)
             labels = torch.full((len(batch), width), -100)

@@ -46,6 +46,6 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     tok = AutoTokenizer.from_pretrained(c["model_dir"])
     model = load_model(c["model_dir"], c["dtype"])
     args = SFTConfig(**common_args(c, train, ds_config, accum, report_to),
-                     gradient_checkpointing=train["gradient_checkpointing"])
+                     gradient_checkpointing=train["gradient_checkpointing"], train_sampling_strategy=train["sampling"])
     return SFTTrainer(model=model, args=args, train_dataset=load_from_disk(c["dataset_dir"]), processing_class=tok,
                       peft_config=peft_config(c["peft"]))

@@ -1,0 +1,74 @@
+"""The pipeline's content-addressed cache and the data stage, run for real (no Ray needed for these stages)."""
+
+import json
+
+import pytest
+
+from toolcall_dist import pipeline
+from toolcall_dist.eval.bfcl import load_category
+
+pytestmark = pytest.mark.unit
+
+
+def test_stage_key_depends_on_config_and_upstream():
+    a = pipeline.stage_key("sft", "data123", {"epochs": 1})
+    assert a == pipeline.stage_key("sft", "data123", {"epochs": 1})
+    assert a != pipeline.stage_key("sft", "data124", {"epochs": 1})
+    assert a != pipeline.stage_key("sft", "data123", {"epochs": 2})
+    assert a != pipeline.stage_key("dpo", "data123", {"epochs": 1})
+
+
+def test_prebuilt_stage_is_used_and_relative_dirs_resolve(tmp_path):
+    shipped = tmp_path / "assets" / "base-abc"
+    (shipped / "model").mkdir(parents=True)
+    (shipped / "done.json").write_text(json.dumps({"model_dir": "model", "hub_dir": "Org/name"}))
+    st = pipeline.Stage(tmp_path / "stages", "base", "abc", prebuilt=tmp_path / "assets")
+    assert st.done and st.dir == shipped
+    info = st.info()
+    assert info["model_dir"] == str(shipped / "model")
+    assert info["hub_dir"] == "Org/name"  # a hub id is not a path under the stage
+    own = tmp_path / "stages" / "base-abc"
+    own.mkdir(parents=True)
+    (own / "done.json").write_text("{}")
+    assert pipeline.Stage(tmp_path / "stages", "base", "abc", prebuilt=tmp_path / "assets").dir == own
+
+
+@pytest.fixture(scope="module")
+def data_run(tmp_path_factory, compose):
+    tmp = tmp_path_factory.mktemp("data")
+    cfg = compose(["+exp=quickstart", "stages=[data]", "tracking=none", f"output_dir={tmp}/out",
+                   f"stages_dir={tmp}/stages", "data.n_examples=200", "data.holdout_per_category=5",
+                   "data.ratios.good=0.5", "data.ratios.bad=0.3", "data.ratios.no_tool=0.2"])
+    return pipeline.run(cfg), cfg
+
+
+def test_data_stage_counts_follow_the_ratios(data_run):
+    result, _ = data_run
+    info = json.loads((result.stage_dirs["data"] / "done.json").read_text())
+    assert info["counts"]["good"] == 100 and info["counts"]["bad"] == 60 and info["counts"]["no_tool"] == 40
+    lines = (result.stage_dirs["data"] / "train" / "bad.jsonl").read_text().splitlines()
+    assert len(lines) == 60 and all(json.loads(x)["class"] == "bad" for x in lines)
+
+
+def test_heldout_set_is_bfcl_format_and_disjoint_from_training(data_run):
+    from toolcall_dist.data.synthetic import dedup_key
+
+    result, _ = data_run
+    d = result.stage_dirs["data"]
+    train_keys = {dedup_key(json.loads(x)) for cls in ("good", "no_tool", "bad", "when")
+                   for x in (d / "train" / f"{cls}.jsonl").read_text().splitlines()}
+    for cat in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"):
+        entries = load_category(cat, data_dir=d / "heldout")
+        assert len(entries) == 5
+        for e in entries:
+            user = [m for m in e["question"][0] if m["role"] == "user"][0]["content"]
+            assert (tuple(f["name"] for f in e["function"]), user) not in train_keys
+            assert (e["ground_truth"] is None) == (cat == "irrelevance")
+
+
+def test_rerun_reuses_the_data_stage(data_run):
+    result, cfg = data_run
+    before = (result.stage_dirs["data"] / "train" / "good.jsonl").stat().st_mtime_ns
+    again = pipeline.run(cfg)
+    assert again.reused == ["data"] and again.stage_dirs["data"] == result.stage_dirs["data"]
+    assert (again.stage_dirs["data"] / "train" / "good.jsonl").stat().st_mtime_ns == before
