@@ -41,7 +41,7 @@ class TinyModelConfig:
     max_position_embeddings: int = 1024
     seed: int = 0
     warmup_examples: int = 3000  # prose-only chats the base model is warmed up on
-    warmup_epochs: int = 3
+    warmup_epochs: int = 2
     warmup_lr: float = 3e-3
 
     def __post_init__(self) -> None:
@@ -100,6 +100,8 @@ class DataConfig:
     n_examples: int = 2000
     ratios: RatiosConfig = field(default_factory=RatiosConfig)
     shapes: ShapesConfig = field(default_factory=ShapesConfig)
+    # Restrict the tool library to these domains (null: all). The CPU quickstart uses a few so a tiny model learns.
+    domains: list[str] | None = None
     reference_date: str = "2026-11-24"
     seed: int = 0
     holdout_seed: int = 1_000_003  # held-out eval set: a different seed, deduplicated against training prompts

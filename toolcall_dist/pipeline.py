@@ -22,7 +22,7 @@ log = logging.getLogger("toolcall_dist")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Bump a stage's version when its code changes what it writes, so old cached artifacts are not reused.
-STAGE_VERSIONS = {"data": 1, "base": 2, "sft": 1, "dpo": 1, "eval": 1}
+STAGE_VERSIONS = {"data": 1, "base": 3, "sft": 1, "dpo": 1, "eval": 1}
 
 
 @dataclass
@@ -111,7 +111,7 @@ def run(cfg) -> RunResult:
     ctx = impl.Context(cfg=r, output_dir=out, group=f"{conf.name}-{dpo.key}")
     # Targets are the stages asked for; whatever they read runs first (or is reused from the cache).
     deps = {"data": [], "base": [], "sft": ["data", "base"], "dpo": ["data", "base", "sft"],
-            "eval": ["data", *conf.eval.models]}
+            "eval": [*(["data"] if conf.eval.source == "synthetic" else []), *conf.eval.models]}
     todo: set[str] = set()
 
     def add(s: str) -> None:
@@ -126,7 +126,8 @@ def run(cfg) -> RunResult:
             ensure(stages[name], lambda st, n=name: getattr(impl, f"run_{n}")(ctx, st, stages))
     if "eval" in todo:
         for model in conf.eval.models:
-            ev = Stage(root, "eval", stage_key("eval", stages[model].key, data.key, r["eval"]))
+            data_key = data.key if conf.eval.source == "synthetic" else None
+            ev = Stage(root, "eval", stage_key("eval", stages[model].key, data_key, r["eval"]))
             info = ensure(ev, lambda st, m=model: impl.run_eval(ctx, st, stages, m))
             result.stage_dirs[f"eval_{model}"] = result.stage_dirs.pop("eval")
             result.scores[model] = info["scores"]

@@ -64,7 +64,7 @@ def run_data(ctx: Context, st, stages) -> dict:
 
     d = ctx.cfg["data"]
     ds = build_dataset(n=d["n_examples"], ratios=d["ratios"], seed=d["seed"], reference_date=d["reference_date"],
-                       shapes=d["shapes"])
+                       shapes=d["shapes"], domains=d["domains"])
     counts = {}
     for cls in DATA_CLASSES:
         _write_jsonl(st.dir / "train" / f"{cls}.jsonl", ds[cls])
@@ -73,7 +73,7 @@ def run_data(ctx: Context, st, stages) -> dict:
     # The held-out set shares no (tools, user text) with any training record, and is written in BFCL's layout.
     train_keys = {dedup_key(r) for cls in DATA_CLASSES for r in ds[cls]}
     holdout = build_bfcl_holdout(d["holdout_per_category"], d["holdout_seed"], d["reference_date"],
-                                 exclude=train_keys, categories=SYNTHETIC_CATEGORIES)
+                                 exclude=train_keys, categories=SYNTHETIC_CATEGORIES, domains=d["domains"])
     held = {}
     for cat, (questions, answers) in holdout.items():
         truth = {a["id"]: a["ground_truth"] for a in answers}
@@ -90,7 +90,7 @@ def run_base(ctx: Context, st, stages) -> dict:
     if m["path"]:
         return {"model_dir": m["path"]}
     from toolcall_dist.data.mix import build_dataset
-    from toolcall_dist.data.prose import prose_only
+    from toolcall_dist.data.prose import prose_only, reading_drills
     from toolcall_dist.models.tiny import build_tiny
 
     tiny = m["tiny"]
@@ -99,6 +99,7 @@ def run_base(ctx: Context, st, stages) -> dict:
                          seed=tiny["seed"] + 7919, reference_date=ctx.cfg["data"]["reference_date"])
     corpus = [{"messages": r["messages"], "tools": r["tools"]} for r in pool["good"] + pool["no_tool"]]
     warmup = prose_only(pool["good"] + pool["no_tool"], seed=tiny["seed"])
+    warmup += reading_drills(pool["good"], seed=tiny["seed"] + 1)
     out = build_tiny(tiny, m["family"], corpus + warmup, warmup, st.dir / "model")
     return {"model_dir": "model", **json.loads((out / "build.json").read_text())}
 

@@ -161,3 +161,20 @@ def test_build_bfcl_holdout(ds):
     asked = [(tuple(f["name"] for f in q["function"]), q["question"][0][1]["content"])
              for qs, _ in held.values() for q in qs]
     assert len(set(asked)) == len(asked) and not set(asked) & train_keys
+
+
+def test_domains_restrict_every_called_and_offered_tool():
+    from toolcall_dist.data.tools import get_spec
+
+    ds = build_dataset(60, {"good": 0.5, "bad": 0.25, "no_tool": 0.25}, seed=3, reference_date="2026-11-24",
+                       domains=["weather", "finance"])
+    for cls in ("good", "no_tool", "bad", "when"):
+        for rec in ds[cls]:
+            assert {get_spec(t["name"]).domain for t in rec["tools"]} <= {"weather", "finance"}, rec["id"]
+    called = {c["function"]["name"] for r in ds["good"] for c in r["messages"][2]["tool_calls"]}
+    assert {get_spec(n).domain for n in called} == {"weather", "finance"}
+
+
+def test_unknown_domain_is_named():
+    with pytest.raises(ValueError, match=r"data.domains: unknown domain\(s\) \['astrology'\]"):
+        build_dataset(10, {"good": 1}, seed=0, reference_date="2026-11-24", domains=["astrology"])

@@ -18,7 +18,7 @@ from .synthetic import (
     parse_reference_date,
     user_text,
 )
-from .tools import copy_json
+from .tools import copy_json, library_subset
 
 RATIO_KEYS = ("good", "bad", "no_tool")
 # BFCL category name -> the good shape (or no_tool kind, for irrelevance) that fills it
@@ -88,18 +88,20 @@ def _bad_kinds(shape_w: dict[str, float]) -> dict[str, float]:
     return {k: w for k, w in BAD_KIND_MIX.items() if multi or k != "missing_parallel_call"}
 
 
-def _bad_maker(rng: random.Random, reference_date: str, shape_w: dict[str, float]) -> Callable[[str], dict | None]:
+def _bad_maker(rng: random.Random, reference_date: str, shape_w: dict[str, float], specs: list | None = None
+               ) -> Callable[[str], dict | None]:
     """Maker of one bad pair of a given corruption kind on a good conversation of a weighted-random shape."""
     def make(kind: str) -> dict | None:
         w = {s: v for s, v in shape_w.items() if kind != "missing_parallel_call" or s.startswith("parallel")}
         shape = rng.choices(list(w), weights=list(w.values()))[0]
-        return make_bad(rng, reference_date, shape, kinds=[kind])
+        return make_bad(rng, reference_date, shape, kinds=[kind], specs=specs)
     return make
 
 
 def build_dataset(n: int, ratios: dict[str, float], seed: int, reference_date: str,
                   shapes: dict[str, float] | None = None, exclude: Iterable[tuple] = (),
-                  no_tool_kinds: dict[str, float] | None = None) -> dict[str, list[dict]]:
+                  no_tool_kinds: dict[str, float] | None = None, domains: list[str] | None = None
+                  ) -> dict[str, list[dict]]:
     """Records by class: ``{"good", "no_tool", "bad", "when"}``, deterministic in ``seed``.
 
     good/no_tool/bad get exactly ``class_counts(n, ratios)`` records, unique on ``dedup_key`` within a class and
@@ -107,7 +109,9 @@ def build_dataset(n: int, ratios: dict[str, float], seed: int, reference_date: s
     balanced across corruption kinds, their source shapes drawn by ``shapes`` weights; no_tool kinds follow
     ``no_tool_kinds`` (default ``NO_TOOL_MIX``). "when" pairs are extra, not counted in ``n``: about one per
     ``WHEN_EVERY`` good (call_over_prose) and no_tool (prose_over_call) records, built from those records.
+    ``domains`` restricts the tools called and offered to those domains (default: the whole library).
     """
+    specs = library_subset(domains)
     parse_reference_date(reference_date)
     counts = class_counts(n, ratios)
     shape_w = _check_weights(DEFAULT_SHAPES if shapes is None else shapes, SHAPES, "data.shapes")
@@ -116,11 +120,11 @@ def build_dataset(n: int, ratios: dict[str, float], seed: int, reference_date: s
     excluded = set(exclude)
     # one stream per class, so changing one class's count leaves the others' records unchanged
     rngs = {k: random.Random(f"{seed}:{k}") for k in ("good", "no_tool", "bad", "when")}
-    good = _fill(allocate(counts["good"], shape_w), lambda s: make_good(rngs["good"], reference_date, s),
+    good = _fill(allocate(counts["good"], shape_w), lambda s: make_good(rngs["good"], reference_date, s, specs),
                  set(excluded))
     no_tool = _fill(allocate(counts["no_tool"], kind_w),
-                    lambda k: make_no_tool(rngs["no_tool"], reference_date, k), set(excluded))
-    bad = _fill(allocate(counts["bad"], _bad_kinds(shape_w)), _bad_maker(rngs["bad"], reference_date, shape_w),
+                    lambda k: make_no_tool(rngs["no_tool"], reference_date, k, specs), set(excluded))
+    bad = _fill(allocate(counts["bad"], _bad_kinds(shape_w)), _bad_maker(rngs["bad"], reference_date, shape_w, specs),
                 set(excluded))
     r = rngs["when"]
     sources = (r.sample(good, round(len(good) / WHEN_EVERY)) + r.sample(no_tool, round(len(no_tool) / WHEN_EVERY)))
@@ -202,7 +206,8 @@ def to_bfcl(records: list[dict], category: str) -> tuple[list[dict], list[dict]]
 
 
 def build_bfcl_holdout(per_category: int, seed: int, reference_date: str, exclude: Iterable[tuple] = (),
-                       categories: Iterable[str] = tuple(BFCL_CATEGORIES)) -> dict[str, tuple[list, list]]:
+                       categories: Iterable[str] = tuple(BFCL_CATEGORIES), domains: list[str] | None = None
+                       ) -> dict[str, tuple[list, list]]:
     """Held-out synthetic eval set: ``{category: (questions, answers)}`` in BFCL format, disjoint from ``exclude``
     (e.g. the ``dedup_key`` of every training record) and across categories."""
     excluded, out = set(exclude), {}
@@ -212,10 +217,10 @@ def build_bfcl_holdout(per_category: int, seed: int, reference_date: str, exclud
         sub_seed = seed + 7919 * (i + 1)  # distinct streams, so categories do not share opening prompts
         if cat == "irrelevance":
             recs = build_dataset(per_category, {"no_tool": 1}, sub_seed, reference_date, exclude=excluded,
-                                 no_tool_kinds={"irrelevant": 1})["no_tool"]
+                                 no_tool_kinds={"irrelevant": 1}, domains=domains)["no_tool"]
         else:
             recs = build_dataset(per_category, {"good": 1}, sub_seed, reference_date, exclude=excluded,
-                                 shapes={BFCL_CATEGORIES[cat]: 1})["good"]
+                                 shapes={BFCL_CATEGORIES[cat]: 1}, domains=domains)["good"]
         excluded |= {dedup_key(r) for r in recs}
         out[cat] = to_bfcl(recs, cat)
     return out

@@ -45,6 +45,37 @@ def prose_reply(rng: random.Random, calls: list[dict] | None = None) -> str:
     return rng.choice(_HEDGES)
 
 
+_EXTRACT_ASKS = (
+    "List the key details of this request, separated by commas: {text}",
+    "What are the specifics in this message? Answer with just the values. {text}",
+    "Pull out the names, numbers and dates from: {text}",
+)
+_ECHO_ASKS = ("Repeat after me: {text}", "Please say this back to me exactly: {text}")
+
+
+def reading_drills(records: list[dict], seed: int) -> list[dict]:
+    """Short tool-free chats that ask for the details of a request back in prose, or for the request verbatim.
+
+    An instruct model can restate what a user asked for; these drills give the tiny base that reading skill (copying
+    names and numbers, resolving "tomorrow" against the date in the system turn) without ever showing it a call.
+    """
+    rng = random.Random(seed)
+    out = []
+    for rec in records:
+        if rec["class"] != "good":
+            continue
+        system, user = rec["messages"][0], rec["messages"][1]
+        calls = next(m["tool_calls"] for m in rec["messages"] if m.get("tool_calls"))
+        details = _details(calls)
+        if details and rng.random() < 0.7:
+            ask, reply = rng.choice(_EXTRACT_ASKS).format(text=user["content"]), details + "."
+        else:
+            ask, reply = rng.choice(_ECHO_ASKS).format(text=user["content"]), user["content"]
+        out.append({"messages": [system, {"role": "user", "content": ask}, {"role": "assistant", "content": reply}],
+                    "tools": []})
+    return out
+
+
 def prose_only(records: list[dict], seed: int) -> list[dict]:
     """``{"messages", "tools"}`` conversations whose assistant turns are all prose.
 

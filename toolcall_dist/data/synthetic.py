@@ -84,30 +84,33 @@ def _request(rng: random.Random, spec: ToolSpec, ref: dt.date) -> tuple[dict, st
     return args, phrasing.wrap(rng, clause)
 
 
-def _distractors(rng: random.Random, avoid: list[ToolSpec], k: int) -> list[ToolSpec]:
+def _distractors(rng: random.Random, avoid: list[ToolSpec], k: int, specs: list[ToolSpec]) -> list[ToolSpec]:
     # half the time include a same-domain sibling, the hardest distractor
-    pool = [s for s in SPECS if s not in avoid]
+    pool = [s for s in specs if s not in avoid]
     out = []
-    siblings = [s for s in specs_in_domain(avoid[0].domain) if s not in avoid]
+    siblings = [s for s in specs_in_domain(avoid[0].domain) if s not in avoid and s in specs]
     if siblings and rng.random() < 0.5:
         out.append(rng.choice(siblings))
     rest = [s for s in pool if s not in out]
-    return out + rng.sample(rest, max(0, k - len(out)))
+    return out + rng.sample(rest, min(len(rest), max(0, k - len(out))))
 
 
-def make_good(rng: random.Random, reference_date: str, shape: str) -> dict:
-    """One good conversation of ``shape``: system, user, assistant calls, tool results, final answer."""
+def make_good(rng: random.Random, reference_date: str, shape: str, specs: list[ToolSpec] | None = None) -> dict:
+    """One good conversation of ``shape``: system, user, assistant calls, tool results, final answer.
+
+    ``specs`` restricts the tools it calls and offers (default: the whole library)."""
+    specs = specs or SPECS
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}; known: {SHAPES}")
     ref = parse_reference_date(reference_date)
     if shape in ("simple", "multiple"):
-        spec = rng.choice(SPECS)
+        spec = rng.choice(specs)
         args, text = _request(rng, spec, ref)
         calls, offered = [(spec, args)], [spec]
         if shape == "multiple":
-            offered += _distractors(rng, [spec], rng.randint(1, 3))
+            offered += _distractors(rng, [spec], rng.randint(1, 3), specs)
     elif shape == "parallel":
-        spec = rng.choice(SPECS)
+        spec = rng.choice(specs)
         calls, clauses = [], []
         for _ in range(rng.randint(2, 3)):
             args, clause = _sample_distinct(rng, spec, ref, [a for _, a in calls])
@@ -115,7 +118,7 @@ def make_good(rng: random.Random, reference_date: str, shape: str) -> dict:
             clauses.append(clause)
         text, offered = phrasing.join_clauses(rng, clauses), [spec]
     else:
-        used = rng.sample(SPECS, rng.choice([2, 2, 3]))
+        used = rng.sample(specs, min(len(specs), rng.choice([2, 2, 3])))
         plan = used + ([rng.choice(used)] if len(used) == 2 and rng.random() < 0.3 else [])
         rng.shuffle(plan)
         calls, clauses = [], []
@@ -124,7 +127,7 @@ def make_good(rng: random.Random, reference_date: str, shape: str) -> dict:
             calls.append((spec, args))
             clauses.append(clause)
         text = phrasing.join_clauses(rng, clauses)
-        offered = used + (_distractors(rng, used, 1) if rng.random() < 0.5 else [])
+        offered = used + (_distractors(rng, used, 1, specs) if rng.random() < 0.5 else [])
     rng.shuffle(offered)
     results = [(spec, args, spec.fake_result(args, rng)) for spec, args in calls]
     messages = [system_message(reference_date), {"role": "user", "content": text},
@@ -135,28 +138,29 @@ def make_good(rng: random.Random, reference_date: str, shape: str) -> dict:
     return {"id": _rid("good", rec), **rec}
 
 
-def make_no_tool(rng: random.Random, reference_date: str, kind: str) -> dict:
-    """A conversation that must be answered in prose although tools are offered."""
+def make_no_tool(rng: random.Random, reference_date: str, kind: str, specs: list[ToolSpec] | None = None) -> dict:
+    """A conversation that must be answered in prose although tools are offered (drawn from ``specs``)."""
+    specs = specs or SPECS
     if kind not in NO_TOOL_KINDS:
         raise ValueError(f"unknown no_tool kind {kind!r}; known: {NO_TOOL_KINDS}")
     ref = parse_reference_date(reference_date)
     if kind == "chitchat":
         users, replies = rng.choice(phrasing.CHITCHAT)
         text, reply = rng.choice(users), rng.choice(replies)
-        offered = rng.sample(SPECS, rng.randint(1, 3))
+        offered = rng.sample(specs, min(len(specs), rng.randint(1, 3)))
     elif kind == "knowledge":
         text, reply = rng.choice(phrasing.KNOWLEDGE)
-        offered = rng.sample(SPECS, rng.randint(1, 3))
+        offered = rng.sample(specs, min(len(specs), rng.randint(1, 3)))
     else:
-        if rng.random() < 0.75:  # mostly real tool requests routed to unrelated tools: the hard case
-            spec = rng.choice(SPECS)
+        spec = rng.choice(SPECS)  # the request may come from anywhere in the library...
+        pool = [s for s in specs if not related(s.domain, spec.domain)]  # ...the offered tools cannot serve it
+        if pool and rng.random() < 0.75:  # mostly real tool requests routed to unrelated tools: the hard case
             _, text = _request(rng, spec, ref)
             cap = spec.capability
-            pool = [s for s in SPECS if not related(s.domain, spec.domain)]
         else:
             text, cap = rng.choice(phrasing.OUT_OF_LIBRARY)
-            pool = SPECS
-        offered = rng.sample(pool, rng.randint(1, 3))
+            pool = specs
+        offered = rng.sample(pool, min(len(pool), rng.randint(1, 3)))
         reply = rng.choice(phrasing.REFUSALS).format(cap=cap)
     messages = [system_message(reference_date), {"role": "user", "content": text},
                 {"role": "assistant", "content": reply}]
@@ -176,9 +180,10 @@ def bad_from_good(good: dict, rng: random.Random, kinds: list[str] | None = None
     return {"id": _rid("bad", rec), **rec}
 
 
-def make_bad(rng: random.Random, reference_date: str, shape: str, kinds: list[str] | None = None) -> dict | None:
+def make_bad(rng: random.Random, reference_date: str, shape: str, kinds: list[str] | None = None,
+             specs: list[ToolSpec] | None = None) -> dict | None:
     """A fresh good conversation of ``shape`` turned into a chosen/rejected call pair."""
-    return bad_from_good(make_good(rng, reference_date, shape), rng, kinds)
+    return bad_from_good(make_good(rng, reference_date, shape, specs), rng, kinds)
 
 
 def make_when(record: dict, rng: random.Random, reference_date: str) -> dict:

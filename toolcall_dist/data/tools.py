@@ -53,3 +53,13 @@ def related(domain_a: str, domain_b: str) -> bool:
 def specs_in_domain(domain: str) -> list[ToolSpec]:
     """All specs of one domain."""
     return [s for s in SPECS if s.domain == domain]
+
+
+def library_subset(domains: list[str] | None) -> list[ToolSpec]:
+    """The specs of ``domains`` (all of them for None); an unknown domain is a ValueError naming the known ones."""
+    if domains is None:
+        return list(SPECS)
+    unknown = [d for d in domains if d not in DOMAINS]
+    if unknown or not domains:
+        raise ValueError(f"data.domains: unknown domain(s) {unknown}; known: {DOMAINS}")
+    return [s for s in SPECS if s.domain in domains]

@@ -1,0 +1,75 @@
+"""The tiny model family: delimiters are single special tokens, the build is deterministic from its seed, and the
+warm-up trains only on prose."""
+
+import pytest
+
+from toolcall_dist.data.mix import build_dataset
+from toolcall_dist.data.prose import prose_only
+from toolcall_dist.formats import get_format
+from toolcall_dist.models.tiny import build_tiny
+
+pytestmark = pytest.mark.unit
+
+TINY = {"vocab_size": 600, "hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1,
+        "intermediate_size": 64, "max_position_embeddings": 1024, "seed": 3, "warmup_examples": 24,
+        "warmup_epochs": 1, "warmup_lr": 3e-3}
+
+
+def _convs(seed=5):
+    pool = build_dataset(n=24, ratios={"good": 0.7, "no_tool": 0.3}, seed=seed, reference_date="2026-11-24")
+    recs = pool["good"] + pool["no_tool"]
+    return [{"messages": r["messages"], "tools": r["tools"]} for r in recs], prose_only(recs, seed=seed)
+
+
+def _build(tmp_path, name, tiny=TINY):
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    corpus, warm = _convs()
+    out = build_tiny(tiny, "qwen2_5", corpus + warm, warm, tmp_path / name)
+    return load_file(str(out / "model.safetensors")), AutoTokenizer.from_pretrained(out)
+
+
+def test_build_is_deterministic_from_the_seed(tmp_path):
+    w1, tok1 = _build(tmp_path, "a")
+    w2, tok2 = _build(tmp_path, "b")
+    w3, _ = _build(tmp_path, "c", {**TINY, "seed": 4})
+    assert tok1.get_vocab() == tok2.get_vocab()
+    assert w1.keys() == w2.keys() and all((w1[k] == w2[k]).all() for k in w1)
+    assert any(not (w1[k] == w3[k]).all() for k in w1)
+
+
+def test_saved_tokenizer_has_single_token_delimiters_and_the_chat_template(tmp_path):
+    _, tok = _build(tmp_path, "a")
+    fmt = get_format("qwen2_5")
+    assert fmt.special_token_problems(tok) == []
+    assert tok.eos_token == "<|im_end|>" and tok.pad_token == "<|endoftext|>"
+    assert "<tool_call>" in tok.chat_template
+
+
+def test_prose_only_warmup_has_no_calls_and_restates_the_request():
+    corpus, warm = _convs()
+    assert len(warm) == len(corpus)
+    assert not any(m.get("tool_calls") for c in warm for m in c["messages"])
+    assert all(c["messages"][-1]["role"] == "assistant" and c["messages"][-1]["content"] for c in warm)
+
+
+def test_warmup_refuses_conversations_with_calls(tmp_path):
+    corpus, _ = _convs()
+    with pytest.raises(ValueError, match="prose-only"):
+        build_tiny(TINY, "qwen2_5", corpus, corpus, tmp_path / "x")
+
+
+def test_reading_drills_restate_the_request_without_tools_or_calls():
+    from toolcall_dist.data.prose import reading_drills
+
+    pool = build_dataset(n=40, ratios={"good": 1.0}, seed=11, reference_date="2026-11-24")
+    drills = reading_drills(pool["good"], seed=0)
+    assert len(drills) == 40
+    for d, rec in zip(drills, pool["good"], strict=True):
+        assert d["tools"] == [] and not any(m.get("tool_calls") for m in d["messages"])
+        user, reply = rec["messages"][1]["content"], d["messages"][2]["content"]
+        assert user in d["messages"][1]["content"]
+        if reply != user:  # a details drill: every restated value comes from the request's own call arguments
+            args = [str(v) for c in rec["messages"][2]["tool_calls"] for v in c["function"]["arguments"].values()]
+            assert all(part in args for part in reply.rstrip(".").split(", "))
