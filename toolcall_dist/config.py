@@ -43,6 +43,7 @@ class TinyModelConfig:
     warmup_examples: int = 3000  # prose-only chats the base model is warmed up on
     warmup_epochs: int = 2
     warmup_lr: float = 3e-3
+    drills_per_request: int = 3  # short "restate the request" chats per tool request: they teach copying cheaply
 
     def __post_init__(self) -> None:
         _check(self.hidden_size % self.num_heads == 0, "model.tiny.hidden_size", "must be divisible by num_heads")
@@ -141,7 +142,7 @@ class DPOConfig:
     beta: float = 0.1
     loss_type: str = "sigmoid"
     epochs: float = 1.0
-    learning_rate: float = 5e-4
+    learning_rate: float = 5e-5
     micro_batch_size: int = 8
     global_batch_size: int = 16
     max_length: int = 512

@@ -99,7 +99,7 @@ def run_base(ctx: Context, st, stages) -> dict:
                          seed=tiny["seed"] + 7919, reference_date=ctx.cfg["data"]["reference_date"])
     corpus = [{"messages": r["messages"], "tools": r["tools"]} for r in pool["good"] + pool["no_tool"]]
     warmup = prose_only(pool["good"] + pool["no_tool"], seed=tiny["seed"])
-    warmup += reading_drills(pool["good"], seed=tiny["seed"] + 1)
+    warmup += reading_drills(pool["good"], seed=tiny["seed"] + 1, per_request=tiny["drills_per_request"])
     out = build_tiny(tiny, m["family"], corpus + warmup, warmup, st.dir / "model")
     return {"model_dir": "model", **json.loads((out / "build.json").read_text())}
 

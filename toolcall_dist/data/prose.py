@@ -53,7 +53,7 @@ _EXTRACT_ASKS = (
 _ECHO_ASKS = ("Repeat after me: {text}", "Please say this back to me exactly: {text}")
 
 
-def reading_drills(records: list[dict], seed: int) -> list[dict]:
+def reading_drills(records: list[dict], seed: int, per_request: int = 1) -> list[dict]:
     """Short tool-free chats that ask for the details of a request back in prose, or for the request verbatim.
 
     An instruct model can restate what a user asked for; these drills give the tiny base that reading skill (copying
@@ -61,9 +61,7 @@ def reading_drills(records: list[dict], seed: int) -> list[dict]:
     """
     rng = random.Random(seed)
     out = []
-    for rec in records:
-        if rec["class"] != "good":
-            continue
+    for rec in [r for r in records if r["class"] == "good"] * per_request:
         system, user = rec["messages"][0], rec["messages"][1]
         calls = next(m["tool_calls"] for m in rec["messages"] if m.get("tool_calls"))
         details = _details(calls)

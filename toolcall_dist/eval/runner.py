@@ -25,6 +25,7 @@ def evaluate(model_dir: str, family: str, e: dict, data_dir: str | None, dtype: 
     fmt = get_format(family)
     model, tok = load(model_dir, dtype)
     verdicts: dict[str, list[bool]] = {}
+    called, right_fn, n_call_entries = 0, 0, 0
     columns = ["category", "id", "valid", "error_type", "output"]
     samples: list[list] = []
     with (out_dir / "generations.jsonl").open("w") as f:
@@ -37,10 +38,23 @@ def evaluate(model_dir: str, family: str, e: dict, data_dir: str | None, dtype: 
                 calls = fmt.parse(text)
                 v = check_entry(calls, entry, cat, underscore_to_dot=True)
                 verdicts[cat].append(v["valid"])
+                if entry["ground_truth"] is not None:  # diagnostics beyond BFCL's all-or-nothing verdict
+                    n_call_entries += 1
+                    called += bool(calls)
+                    right_fn += _function_names(calls) == _function_names(entry["ground_truth"], truth=True)
                 f.write(json.dumps({"id": entry["id"], "category": cat, "output": text, "calls": calls, **v}) + "\n")
                 if len([s for s in samples if s[0] == cat]) < SAMPLE_ROWS:
                     samples.append([cat, entry["id"], v["valid"], v["error_type"], text[:500]])
             log.info("eval %s/%s: %d/%d correct", label, cat, sum(verdicts[cat]), len(verdicts[cat]))
     scores = score(verdicts)
+    if n_call_entries:
+        scores["diagnostics"] = {"call_rate": called / n_call_entries, "right_functions": right_fn / n_call_entries,
+                                 "entries": n_call_entries}
     (out_dir / "scores.json").write_text(json.dumps(scores, indent=1))
     return scores, (columns, samples)
+
+
+def _function_names(calls: list[dict], truth: bool = False) -> list[str]:
+    """Sorted function names of model calls, or of a BFCL ground truth (``[{name: {param: [...]}}]``)."""
+    names = [next(iter(c)) for c in calls] if truth else [c["name"] for c in calls]
+    return sorted(n.replace(".", "_") for n in names)
