@@ -58,6 +58,9 @@ def test_sft_loss_went_down(run):
     losses = [h["loss"] for h in json.loads((result.stage_dirs["sft"] / "model" / "log_history.json").read_text())
               if "loss" in h]
     assert len(losses) >= 2 and losses[-1] < losses[0]
+    info = json.loads((result.stage_dirs["sft"] / "done.json").read_text())
+    assert info["metrics"]["train_loss"] > 0 and info["metrics"]["epoch"] == pytest.approx(1.0)
+    assert info["dataset"]["examples"] + info["dataset"]["over_length"] > 0
 
 
 def test_first_dpo_loss_is_ln2_with_reference_equal_to_policy(run):

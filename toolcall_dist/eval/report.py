@@ -30,6 +30,7 @@ def markdown_table(scores: dict[str, dict]) -> str:
     lines.append("Entries per category: " + ", ".join(f"{c} {k}" for c, k in n.items())
                  + ". Not run: " + ", ".join(scores[models[0]]["not_run"]) + ".")
     if diag:
-        lines.append("Diagnostics over the call categories (not BFCL scores): 'calls made' = entries with at least one "
-                     "well-formed call; 'right functions' = entries whose called function names match the answer's.")
+        lines.append("Diagnostics over the call categories (not BFCL scores): 'calls made' = entries with at least "
+                     "one well-formed call; 'right functions' = entries whose called function names match the "
+                     "answer's.")
     return "\n".join(lines)

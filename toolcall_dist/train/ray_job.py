@@ -32,8 +32,9 @@ def init_ray(cluster: dict, temp_dir: str | None = None) -> None:
                  _temp_dir=temp_dir, log_to_driver=True)
 
 
-def fit(stage: str, c: dict) -> dict:
-    """Train ``stage`` ("sft" or "dpo") with config dict ``c``; returns rank 0's final metrics."""
+def fit(stage: str, c: dict) -> None:
+    """Train ``stage`` ("sft" or "dpo") with config dict ``c``; the model and its log history land in
+    ``c["model_out"]``."""
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
@@ -47,8 +48,7 @@ def fit(stage: str, c: dict) -> dict:
         run_config=RunConfig(name=c["run_name"], storage_path=c["storage_path"],
                              failure_config=FailureConfig(max_failures=cl["max_failures"])),
     )
-    result = trainer.fit()
-    return dict(result.metrics or {})
+    trainer.fit()  # raises ray.train's error if the workers failed beyond cluster.max_failures
 
 
 def _worker_loop(c: dict) -> None:
