@@ -86,7 +86,8 @@ def run(cfg) -> RunResult:
     r = resolved
 
     data = Stage(root, "data", stage_key("data", r["data"]))
-    base = Stage(root, "base", stage_key("base", r["model"]), prebuilt)
+    # The tiny model's warm-up chats carry the system turn's reference date, so it is part of the base's key.
+    base = Stage(root, "base", stage_key("base", r["model"], r["data"]["reference_date"]), prebuilt)
     train_common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
     sft = Stage(root, "sft", stage_key("sft", data.key, base.key, r["sft"], *train_common))
     dpo = Stage(root, "dpo", stage_key("dpo", data.key, sft.key, r["dpo"], *train_common))

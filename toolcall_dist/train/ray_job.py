@@ -52,11 +52,12 @@ def fit(stage: str, c: dict) -> None:
 
 
 def _worker_loop(c: dict) -> None:
-    """Runs in every Ray worker: build the stage's TRL trainer, train, save on rank 0, report."""
+    """Runs in every Ray worker: build the stage's TRL trainer, train, save, and (rank 0) log and report."""
     import ray.train
     import torch
 
     from toolcall_dist import tracking
+    from toolcall_dist.config import global_batch_size
     from toolcall_dist.train.deepspeed import deepspeed_config
 
     ctx = ray.train.get_context()
@@ -65,9 +66,8 @@ def _worker_loop(c: dict) -> None:
         torch.set_num_threads(c["cluster"]["cpus_per_worker"])
     stage = c["stage"]
     train_cfg = c[stage]
+    accum = global_batch_size(train_cfg["global_batch_size"], train_cfg["micro_batch_size"], world, stage)
     ds_config = deepspeed_config(c["deepspeed"], train_cfg, world, stage, c["cluster"]["use_gpu"])
-    accum = ds_config["gradient_accumulation_steps"] if ds_config else train_cfg["global_batch_size"] // (
-        train_cfg["micro_batch_size"] * world)
     if ds_config:
         import deepspeed
 
