@@ -80,8 +80,9 @@ class ChatFormat:
         """``input_ids`` and ``assistant_masks`` (1 on tokens inside an assistant turn) for SFT."""
         text, spans = self.assistant_spans(tokenizer, messages, tools)
         enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        mask = [int(any(s < e_tok and b_tok < e for s, e in spans)) if e_tok > b_tok else 0
-                for b_tok, e_tok in ((b, e) for b, e in enc["offset_mapping"])]
+        # A token is the assistant's when its character span overlaps an assistant turn's span.
+        mask = [int(end > start and any(s < end and start < e for s, e in spans))
+                for start, end in enc["offset_mapping"]]
         return {"input_ids": list(enc["input_ids"]), "assistant_masks": mask}
 
     # --- lint ------------------------------------------------------------------------------------------------
