@@ -6,7 +6,7 @@ Every group in ``hydra_conf/`` merges into one of these dataclasses, so a misspe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 FAMILIES = ("qwen2_5",)
@@ -26,6 +26,14 @@ class ConfigError(ValueError):
 def _check(cond: bool, key: str, msg: str) -> None:
     if not cond:
         raise ConfigError(f"{key}: {msg}")
+
+
+def _check_weights(weights, key: str) -> None:
+    """Every field of the dataclass ``weights`` is >= 0 and they sum to a positive number."""
+    values = {f.name: getattr(weights, f.name) for f in fields(weights)}
+    for name, v in values.items():
+        _check(v >= 0, f"{key}.{name}", f"must be >= 0, got {v}")
+    _check(sum(values.values()) > 0, key, f"must sum to a positive number, got {sum(values.values())}")
 
 
 @dataclass
@@ -74,10 +82,7 @@ class RatiosConfig:
     no_tool: float = 0.15
 
     def __post_init__(self) -> None:
-        for key in ("good", "bad", "no_tool"):
-            _check(getattr(self, key) >= 0, f"data.ratios.{key}", f"must be >= 0, got {getattr(self, key)}")
-        total = self.good + self.bad + self.no_tool
-        _check(total > 0, "data.ratios", f"must sum to a positive number, got {total}")
+        _check_weights(self, "data.ratios")
 
 
 @dataclass
@@ -90,10 +95,7 @@ class ShapesConfig:
     parallel_multiple: float = 0.2
 
     def __post_init__(self) -> None:
-        for key in ("simple", "multiple", "parallel", "parallel_multiple"):
-            _check(getattr(self, key) >= 0, f"data.shapes.{key}", f"must be >= 0, got {getattr(self, key)}")
-        total = self.simple + self.multiple + self.parallel + self.parallel_multiple
-        _check(total > 0, "data.shapes", f"must sum to a positive number, got {total}")
+        _check_weights(self, "data.shapes")
 
 
 @dataclass
@@ -252,10 +254,10 @@ class Config:
         for s in self.stages:
             _check(s in STAGES, "stages", f"unknown stage {s!r}; known: {STAGES}")
         for train_cfg, key in ((self.sft, "sft"), (self.dpo, "dpo")):
-            global_batch_size(train_cfg.global_batch_size, train_cfg.micro_batch_size, self.cluster.num_workers, key)
+            grad_accum_steps(train_cfg.global_batch_size, train_cfg.micro_batch_size, self.cluster.num_workers, key)
 
 
-def global_batch_size(global_batch: int, micro: int, world: int, key: str = "sft") -> int:
+def grad_accum_steps(global_batch: int, micro: int, world: int, key: str = "sft") -> int:
     """Gradient accumulation steps such that micro x accumulation x world = global batch, or a ConfigError."""
     per_step = micro * world
     _check(global_batch > 0 and global_batch % per_step == 0, f"{key}.global_batch_size",

@@ -93,18 +93,19 @@ def run(cfg) -> RunResult:
     dpo = Stage(root, "dpo", stage_key("dpo", data.key, sft.key, r["dpo"], *train_common))
     stages = {"data": data, "base": base, "sft": sft, "dpo": dpo}
 
-    def ensure(stage: Stage, fn) -> dict:
-        result.stage_dirs[stage.name] = stage.dir
+    def ensure(stage: Stage, fn, label: str | None = None) -> dict:
+        label = label or stage.name
+        result.stage_dirs[label] = stage.dir
         if stage.done:
-            log.info("[%s] reusing %s (inputs and config unchanged)", stage.name, stage.dir)
-            result.reused.append(stage.name)
+            log.info("[%s] reusing %s (inputs and config unchanged)", label, stage.dir)
+            result.reused.append(label)
             return stage.info()
         stage.dir.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
-        log.info("[%s] running -> %s", stage.name, stage.dir)
+        log.info("[%s] running -> %s", label, stage.dir)
         info = fn(stage)
         info["seconds"] = round(time.time() - t0, 1)
-        log.info("[%s] done in %.1fs", stage.name, info["seconds"])
+        log.info("[%s] done in %.1fs", label, info["seconds"])
         return stage.finish(info)
 
     from toolcall_dist import stages as impl
@@ -126,11 +127,10 @@ def run(cfg) -> RunResult:
         if name in todo:
             ensure(stages[name], lambda st, n=name: getattr(impl, f"run_{n}")(ctx, st, stages))
     if "eval" in todo:
+        data_key = data.key if conf.eval.source == "synthetic" else None
         for model in conf.eval.models:
-            data_key = data.key if conf.eval.source == "synthetic" else None
             ev = Stage(root, "eval", stage_key("eval", stages[model].key, data_key, r["eval"]))
-            info = ensure(ev, lambda st, m=model: impl.run_eval(ctx, st, stages, m))
-            result.stage_dirs[f"eval_{model}"] = result.stage_dirs.pop("eval")
+            info = ensure(ev, lambda st, m=model: impl.run_eval(ctx, st, stages, m), label=f"eval_{model}")
             result.scores[model] = info["scores"]
         result.table = impl.write_report(ctx, result.scores)
         print("\n" + result.table, flush=True)

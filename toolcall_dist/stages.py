@@ -122,10 +122,7 @@ def _fit(stage: str, c: dict, ctx: Context) -> dict:
     ray_job.init_ray(ctx.cfg["cluster"])
     log.info("[%s] Ray Train: %d workers (%s), DeepSpeed stage %d", stage, ctx.cfg["cluster"]["num_workers"],
              "GPU" if ctx.cfg["cluster"]["use_gpu"] else "CPU/gloo", ctx.cfg["deepspeed"]["stage"])
-    ray_job.fit(stage, c)
-    # Rank 0 writes the trainer's log history next to the model; its last entry holds the run's summary metrics.
-    history = json.loads((Path(c["model_out"]) / "log_history.json").read_text())
-    return {k: v for k, v in history[-1].items() if isinstance(v, (int, float))}
+    return ray_job.fit(stage, c)
 
 
 def run_sft(ctx: Context, st, stages) -> dict:

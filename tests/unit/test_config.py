@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hydra.errors import HydraException
 
-from toolcall_dist.config import ConfigError, global_batch_size, validate
+from toolcall_dist.config import ConfigError, grad_accum_steps, validate
 
 pytestmark = pytest.mark.unit
 EXPS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "hydra_conf" / "exp").glob("*.yaml"))
@@ -65,9 +65,9 @@ def test_unknown_group_option_and_unknown_key_fail_at_composition(compose):
 
 
 def test_batch_arithmetic():
-    assert global_batch_size(64, 4, 8) == 2
+    assert grad_accum_steps(64, 4, 8) == 2
     with pytest.raises(ConfigError, match="not a multiple"):
-        global_batch_size(60, 4, 8)
+        grad_accum_steps(60, 4, 8)
 
 
 def _cli(*overrides: str) -> subprocess.CompletedProcess:

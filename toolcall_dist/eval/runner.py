@@ -43,7 +43,7 @@ def evaluate(model_dir: str, family: str, e: dict, data_dir: str | None, dtype: 
                     called += bool(calls)
                     right_fn += _function_names(calls) == _function_names(entry["ground_truth"], truth=True)
                 f.write(json.dumps({"id": entry["id"], "category": cat, "output": text, "calls": calls, **v}) + "\n")
-                if len([s for s in samples if s[0] == cat]) < SAMPLE_ROWS:
+                if len(verdicts[cat]) <= SAMPLE_ROWS:  # the category's first few entries
                     samples.append([cat, entry["id"], v["valid"], v["error_type"], text[:500]])
             log.info("eval %s/%s: %d/%d correct", label, cat, sum(verdicts[cat]), len(verdicts[cat]))
     scores = score(verdicts)

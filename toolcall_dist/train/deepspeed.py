@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from toolcall_dist.config import global_batch_size
 
-
-def deepspeed_config(ds: dict, train: dict, world_size: int, key: str, use_gpu: bool) -> dict | None:
+def deepspeed_config(ds: dict, train: dict, accum: int, use_gpu: bool) -> dict | None:
     """ZeRO config for HF/TRL trainers, or None when ``ds.stage`` is 0 (plain DDP).
 
-    Batch arithmetic is done here once: micro x accumulation x world = global (a ConfigError if it does not divide).
+    ``accum`` comes from ``config.grad_accum_steps`` (micro x accumulation x world = global), computed once.
     """
     if ds["stage"] == 0:
         return None
-    accum = global_batch_size(train["global_batch_size"], train["micro_batch_size"], world_size, key)
     zero: dict = {"stage": ds["stage"], "contiguous_gradients": True, "overlap_comm": use_gpu}
     if ds["stage"] == 3:
         # Write one consolidated 16-bit state dict on save so the next stage loads a plain HF directory.

@@ -32,9 +32,14 @@ def init_ray(cluster: dict, temp_dir: str | None = None) -> None:
                  _temp_dir=temp_dir, log_to_driver=True)
 
 
-def fit(stage: str, c: dict) -> None:
+def summary_metrics(history: list[dict]) -> dict:
+    """The numeric values of a trainer's last log entry (its end-of-training summary)."""
+    return {k: v for k, v in history[-1].items() if isinstance(v, (int, float))}
+
+
+def fit(stage: str, c: dict) -> dict:
     """Train ``stage`` ("sft" or "dpo") with config dict ``c``; the model and its log history land in
-    ``c["model_out"]``."""
+    ``c["model_out"]``. Returns the summary metrics rank 0 wrote there."""
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
@@ -49,6 +54,7 @@ def fit(stage: str, c: dict) -> None:
                              failure_config=FailureConfig(max_failures=cl["max_failures"])),
     )
     trainer.fit()  # raises ray.train's error if the workers failed beyond cluster.max_failures
+    return summary_metrics(json.loads((Path(c["model_out"]) / "log_history.json").read_text()))
 
 
 def _worker_loop(c: dict) -> None:
@@ -57,7 +63,7 @@ def _worker_loop(c: dict) -> None:
     import torch
 
     from toolcall_dist import tracking
-    from toolcall_dist.config import global_batch_size
+    from toolcall_dist.config import grad_accum_steps
     from toolcall_dist.train.deepspeed import deepspeed_config
 
     ctx = ray.train.get_context()
@@ -66,8 +72,8 @@ def _worker_loop(c: dict) -> None:
         torch.set_num_threads(c["cluster"]["cpus_per_worker"])
     stage = c["stage"]
     train_cfg = c[stage]
-    accum = global_batch_size(train_cfg["global_batch_size"], train_cfg["micro_batch_size"], world, stage)
-    ds_config = deepspeed_config(c["deepspeed"], train_cfg, world, stage, c["cluster"]["use_gpu"])
+    accum = grad_accum_steps(train_cfg["global_batch_size"], train_cfg["micro_batch_size"], world, stage)
+    ds_config = deepspeed_config(c["deepspeed"], train_cfg, accum, c["cluster"]["use_gpu"])
     if ds_config:
         import deepspeed
 
@@ -89,7 +95,7 @@ def _worker_loop(c: dict) -> None:
     if rank == 0:
         history = trainer.state.log_history
         (out / "log_history.json").write_text(json.dumps(history, indent=1))
-        metrics = {k: v for k, v in history[-1].items() if isinstance(v, (int, float))}
+        metrics = summary_metrics(history)
         tracking.finish_run(run)
     ray.train.report(metrics)
 
