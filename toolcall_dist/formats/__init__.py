@@ -1,9 +1,9 @@
 """Per-family tool-call formats: render conversations in the family's own template, parse output back to calls."""
 
 from toolcall_dist.formats.base import ChatFormat
-from toolcall_dist.formats.qwen import QwenFormat
+from toolcall_dist.formats.qwen import QwenFormat, SmolLM2Format
 
-_FORMATS: dict[str, type[ChatFormat]] = {"qwen2_5": QwenFormat, "qwen3": QwenFormat}
+_FORMATS: dict[str, type[ChatFormat]] = {"qwen2_5": QwenFormat, "qwen3": QwenFormat, "smollm2": SmolLM2Format}
 
 
 def get_format(family: str) -> ChatFormat:

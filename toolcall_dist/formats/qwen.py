@@ -88,3 +88,13 @@ class QwenFormat(ChatFormat):
             if call is not None:
                 calls.append(call)
         return calls
+
+
+class SmolLM2Format(QwenFormat):
+    """SmolLM2-Instruct: ChatML turns like Qwen's, but no tool tokens and a template without tool support.
+
+    The same Hermes-style calls are used; the four tool delimiters are added to its tokenizer through the explicit
+    ``model.add_format_tokens`` opt-in, and this module's template (which renders tools) replaces the shipped one.
+    """
+
+    family = "smollm2"
