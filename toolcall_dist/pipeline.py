@@ -41,6 +41,14 @@ def stage_key(stage: str, *parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def base_key_parts(model: dict) -> dict:
+    """The model config that decides the base weights. Options added after the first release enter the key only when
+    set, so cached and shipped bases stay valid; the serving parser's name changes no weight and never enters."""
+    parts = {k: model[k] for k in ("name", "family", "path", "tiny", "dtype")}
+    parts.update({k: model[k] for k in ("gguf_file", "gguf_package", "add_format_tokens") if model[k]})
+    return parts
+
+
 class Stage:
     """One cached stage directory; a finished copy under ``prebuilt`` (read-only, e.g. shipped in the repo) is used
     in place of building it again."""
@@ -87,7 +95,7 @@ def run(cfg) -> RunResult:
 
     data = Stage(root, "data", stage_key("data", r["data"]))
     # The tiny model's warm-up chats carry the system turn's reference date, so it is part of the base's key.
-    base = Stage(root, "base", stage_key("base", r["model"], r["data"]["reference_date"]), prebuilt)
+    base = Stage(root, "base", stage_key("base", base_key_parts(r["model"]), r["data"]["reference_date"]), prebuilt)
     train_common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
     sft = Stage(root, "sft", stage_key("sft", data.key, base.key, r["sft"], *train_common))
     dpo = Stage(root, "dpo", stage_key("dpo", data.key, sft.key, r["dpo"], *train_common))

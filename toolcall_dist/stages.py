@@ -87,8 +87,10 @@ def run_data(ctx: Context, st, stages) -> dict:
 def run_base(ctx: Context, st, stages) -> dict:
     """The base model: a hub id / local directory as given, or the tiny model built (once) from config."""
     m = ctx.cfg["model"]
-    if m["path"]:
-        return {"model_dir": m["path"]}
+    if not m["tiny"]:
+        from toolcall_dist.models.checkpoint import prepare_base
+
+        return prepare_base(m, st.dir / "model")
     from toolcall_dist.data.mix import build_dataset
     from toolcall_dist.data.prose import prose_only, reading_drills
     from toolcall_dist.models.tiny import build_tiny
@@ -105,9 +107,10 @@ def run_base(ctx: Context, st, stages) -> dict:
 
 
 # --- training (Ray Train + DeepSpeed) -----------------------------------------------------------------------------
-def _train_config(ctx: Context, st, stage: str, model_dir: str, dataset_dir: Path) -> dict:
+def _train_config(ctx: Context, st, stage: str, model_dir: str, dataset_dir: Path, stages) -> dict:
     c = dict(ctx.cfg)
     c.update(
+        added_tokens=sorted(stages["base"].info().get("added_tokens", {})),
         resolved=ctx.cfg, group=ctx.group, dtype=ctx.cfg["model"]["dtype"], model_dir=model_dir,
         dataset_dir=str(dataset_dir), trainer_dir=str(st.dir / "trainer"), model_out=str(st.dir / "model"),
         run_name=f"{ctx.cfg['name']}-{stage}-{st.key}", wandb_dir=ctx.wandb_dir(),
@@ -135,7 +138,7 @@ def run_sft(ctx: Context, st, stages) -> dict:
     stats = sft.prepare_dataset(records, base_dir, ctx.cfg["model"]["family"], s["max_length"],
                                 s["assistant_only_loss"], str(st.dir / "dataset"))
     log.info("[sft] dataset: %s", stats)
-    metrics = _fit("sft", _train_config(ctx, st, "sft", base_dir, st.dir / "dataset"), ctx)
+    metrics = _fit("sft", _train_config(ctx, st, "sft", base_dir, st.dir / "dataset", stages), ctx)
     return {"model_dir": "model", "dataset": stats, "metrics": metrics}
 
 
@@ -148,7 +151,7 @@ def run_dpo(ctx: Context, st, stages) -> dict:
     stats = dpo.prepare_dataset(pairs, sft_dir, ctx.cfg["model"]["family"], ctx.cfg["dpo"]["max_length"],
                                 str(st.dir / "dataset"))
     log.info("[dpo] dataset: %s", stats)
-    metrics = _fit("dpo", _train_config(ctx, st, "dpo", sft_dir, st.dir / "dataset"), ctx)
+    metrics = _fit("dpo", _train_config(ctx, st, "dpo", sft_dir, st.dir / "dataset", stages), ctx)
     return {"model_dir": "model", "dataset": stats, "metrics": metrics}
 
 

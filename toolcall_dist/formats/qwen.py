@@ -98,3 +98,6 @@ class SmolLM2Format(QwenFormat):
     """
 
     family = "smollm2"
+    # SmolLM2's own default system prompt, so a conversation without one reads as the model was tuned on.
+    chat_template = CHAT_TEMPLATE.replace("'You are a helpful assistant.'",
+                                          "'You are a helpful AI assistant named SmolLM, trained by Hugging Face'")

@@ -20,6 +20,27 @@ def peft_config(peft: dict):
                       target_modules=list(peft["target_modules"]), task_type="CAUSAL_LM")
 
 
+def with_lora_and_new_rows(model, peft: dict, rows: list[int]):
+    """``model`` with LoRA adapters whose embedding rows ``rows`` (tokens the base stage added) train as well.
+
+    LoRA alone would leave the added delimiters frozen at their initial embedding. The embedding matrix is made
+    trainable with a gradient hook that zeroes every other row, so only the new rows move (with Adam and no weight
+    decay, a row whose gradient is always zero stays exactly where it was). With tied embeddings this also trains the
+    same rows of the output head. SFT does this once; DPO then runs plain LoRA, so its adapter-disabled reference
+    model stays fixed.
+    """
+    import torch
+    from peft import get_peft_model
+
+    model = get_peft_model(model, peft_config(peft))
+    weight = model.get_input_embeddings().weight
+    keep = torch.zeros(weight.shape[0], 1, dtype=weight.dtype)
+    keep[rows] = 1.0
+    weight.requires_grad_(True)
+    weight.register_hook(lambda grad: grad * keep.to(grad.device, grad.dtype))
+    return model
+
+
 def common_args(c: dict, train: dict, ds_config: dict | None, accum: int, report_to: list[str]) -> dict:
     """Keyword arguments shared by TRL's SFTConfig and DPOConfig."""
     multi_cpu = not c["cluster"]["use_gpu"] and c["cluster"]["num_workers"] > 1

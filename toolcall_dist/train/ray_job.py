@@ -101,8 +101,11 @@ def _worker_loop(c: dict) -> None:
 
 
 def _save(trainer, out: Path, merge_lora: bool) -> None:
-    """Save a plain HF directory the next stage loads; LoRA adapters are merged into the weights."""
+    """Save a plain HF directory the next stage loads; LoRA adapters are kept in ``adapter/`` and merged into the
+    weights."""
     if merge_lora:
+        if trainer.is_world_process_zero():
+            trainer.model.save_pretrained(out / "adapter")
         merged = trainer.model.merge_and_unload()
         if trainer.is_world_process_zero():
             merged.save_pretrained(out)

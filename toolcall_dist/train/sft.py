@@ -40,12 +40,15 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from toolcall_dist.train.common import common_args, load_model, peft_config
+    from toolcall_dist.train.common import common_args, load_model, peft_config, with_lora_and_new_rows
 
     train = c["sft"]
     tok = AutoTokenizer.from_pretrained(c["model_dir"])
     model = load_model(c["model_dir"], c["dtype"])
+    lora = peft_config(c["peft"])
+    if lora is not None and c["added_tokens"]:  # delimiters the base stage added must learn their embeddings
+        model, lora = with_lora_and_new_rows(model, c["peft"], tok.convert_tokens_to_ids(c["added_tokens"])), None
     args = SFTConfig(**common_args(c, train, ds_config, accum, report_to),
                      gradient_checkpointing=train["gradient_checkpointing"], train_sampling_strategy=train["sampling"])
     return SFTTrainer(model=model, args=args, train_dataset=load_from_disk(c["dataset_dir"]), processing_class=tok,
-                      peft_config=peft_config(c["peft"]))
+                      peft_config=lora)
