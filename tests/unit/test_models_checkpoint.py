@@ -82,3 +82,14 @@ def test_added_tokens_are_single_and_start_at_the_mean_of_their_pieces(smol_toke
     for t, ids in pieces.items():
         assert torch.allclose(emb[tok.convert_tokens_to_ids(t)], before[ids].mean(dim=0))
     assert model.get_output_embeddings().weight.data_ptr() == emb.data_ptr()  # still tied
+
+
+def test_a_checkpoint_that_needs_nothing_is_used_where_it_is(tmp_path):
+    from toolcall_dist.pipeline import PROJECT_ROOT
+
+    shipped = next((PROJECT_ROOT / "assets" / "stages").glob("base-*/model"))  # tiny Qwen: tokens and tool template
+    m = smol_config(name="tiny", family="qwen2_5", path=str(shipped), gguf_file=None, gguf_package=None,
+                    add_format_tokens=False)
+    info = checkpoint.prepare_base(m, tmp_path / "model")
+    assert info == {"model_dir": str(shipped), "path": str(shipped), "added_tokens": {}, "template": "own"}
+    assert not (tmp_path / "model").exists()
