@@ -10,7 +10,8 @@ def deepspeed_config(ds: dict, train: dict, accum: int, use_gpu: bool) -> dict |
     """
     if ds["stage"] == 0:
         return None
-    zero: dict = {"stage": ds["stage"], "contiguous_gradients": True, "overlap_comm": use_gpu}
+    zero: dict = {"stage": ds["stage"], "contiguous_gradients": True, "overlap_comm": use_gpu,
+                  "reduce_bucket_size": ds["bucket_size"], "allgather_bucket_size": ds["bucket_size"]}
     if ds["stage"] == 3:
         # Write one consolidated 16-bit state dict on save so the next stage loads a plain HF directory.
         zero["stage3_gather_16bit_weights_on_model_save"] = True
