@@ -26,7 +26,9 @@ def _render(fmt, messages, tools) -> str:
 
     from toolcall_dist.formats.base import as_template_tools
 
-    rendered, _ = render_jinja_template([messages], tools=as_template_tools(tools), chat_template=fmt.chat_template)
+    specials = {"bos_token": fmt.bos or "", "eos_token": fmt.eos}
+    rendered, _ = render_jinja_template([fmt.prepare(messages, tools)], tools=as_template_tools(tools),
+                                        chat_template=fmt.chat_template, **specials, **fmt.template_kwargs)
     return rendered[0]
 
 
@@ -36,7 +38,7 @@ def train_tokenizer(texts: list[str], vocab_size: int, family: str):
     from transformers import PreTrainedTokenizerFast
 
     fmt = get_format(family)
-    specials = [PAD, *fmt.special_tokens]
+    specials = [fmt.pad, *(t for t in fmt.special_tokens if t != fmt.pad)]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -44,7 +46,7 @@ def train_tokenizer(texts: list[str], vocab_size: int, family: str):
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, min_frequency=2,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=fmt.eos, pad_token=PAD)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=fmt.eos, pad_token=fmt.pad, bos_token=fmt.bos)
     fast.chat_template = fmt.chat_template
     return fast
 
