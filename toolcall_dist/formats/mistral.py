@@ -107,11 +107,11 @@ class MistralFormat(ChatFormat):
     def _parse(self, text: str) -> list[dict]:
         """Calls after every ``[TOOL_CALLS]``: a JSON list (v3), one JSON object, or ``name[ARGS]{...}`` (v11+)."""
         text = cut_at(text, (self.eos,))
-        think_end = text.find("[/THINK]")
-        if think_end >= 0 and text.find(TOOL_CALLS, 0, think_end) < 0:
+        if text.lstrip().startswith("[THINK]"):  # reasoning first: markers inside it are only words
+            think_end = text.find("[/THINK]")
+            if think_end < 0:
+                return []  # reasoning cut off before it closed
             text = text[think_end + len("[/THINK]"):]
-        elif text.lstrip().startswith("[THINK]"):
-            return []  # reasoning cut off before it closed
         calls, pos = [], 0
         while (i := text.find(TOOL_CALLS, pos)) >= 0:
             pos = i + len(TOOL_CALLS)

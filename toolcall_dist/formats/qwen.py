@@ -68,10 +68,10 @@ def visible_part(text: str) -> str:
     when the prompt pre-filled ``<think>``) is dropped; a reasoning block cut off before ``</think>`` leaves nothing.
     A ``</think>`` that only appears after a call opener is inside the call's arguments and is left alone."""
     close = text.find("</think>")
+    if text.lstrip().startswith("<think>"):  # markers inside the reasoning are only words
+        return "" if close < 0 else text[close + len("</think>"):]
     if close >= 0 and text.find(OPEN, 0, close) < 0:
         return text[close + len("</think>"):]
-    if close < 0 and text.lstrip().startswith("<think>"):
-        return ""
     return text
 
 
