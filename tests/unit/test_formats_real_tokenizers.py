@@ -107,7 +107,8 @@ def test_no_tool_conversation_masks_only_the_reply(real_tokenizer, family, token
 def test_rendered_calls_parse_back_on_the_real_tokenizer(real_tokenizer, family, tokenizer):
     tok, fmt = real_tokenizer(tokenizer), get_format(family)
     completion = fmt.render_completion(tok, CONV_PARALLEL[:2], CONV_PARALLEL[2], TOOLS)
-    assert fmt.parse(completion) == [{"name": "weather_forecast", "arguments": {"city": c}} for c in ("Tokyo", "Paris")]
+    expected = [{"name": "weather_forecast", "arguments": {"city": c}} for c in ("Tokyo", "Paris")]
+    assert fmt.parse(completion) == expected
     # Decoding the token ids gives the same text back: the delimiters survive as single special tokens.
     ids = tok.encode(completion, add_special_tokens=False)
     assert fmt.parse(tok.decode(ids)) == fmt.parse(completion)

@@ -11,8 +11,8 @@ import json
 import re
 
 _DECODER = json.JSONDecoder()
-_FENCE = re.compile(r"```[^\n`]*\n.*?(?:```|$)", re.DOTALL)
 _WS = " \t\r\n"
+_OBJECT_START = re.compile(r'\{[ \t\r\n]*(?:"|\}|$)')
 
 
 def decode_at(text: str, pos: int):
@@ -21,6 +21,8 @@ def decode_at(text: str, pos: int):
         pos += 1
     if pos >= len(text) or text[pos] not in "[{":
         return None
+    if text[pos] == "{" and not _OBJECT_START.match(text, pos):
+        return None  # cannot be an object; cheap to rule out here (a decode error's message costs O(pos))
     try:
         return _DECODER.raw_decode(text, pos)
     except (ValueError, RecursionError):
@@ -52,12 +54,24 @@ def calls_in_value(value, arg_keys: tuple[str, ...] = ("arguments", "parameters"
     return None if not items or any(c is None for c in calls) else calls
 
 
-def strip_fences(text: str) -> str:
-    """``text`` with markdown code blocks (```...```, closed or cut off) blanked out, lengths preserved."""
-    return _FENCE.sub(lambda m: " " * len(m.group(0)), text)
-
-
 def cut_at(text: str, stops: tuple[str, ...]) -> str:
     """``text`` up to the first of ``stops`` (what follows an end-of-turn token was never part of the turn)."""
     cut = min((i for s in stops if (i := text.find(s)) >= 0), default=len(text))
     return text[:cut]
+
+
+class Finder:
+    """``find(marker, pos)`` over one text for a scan that only moves forward: each marker's next position is
+    remembered, so a long text full of candidate openers is scanned in linear time, not once per candidate."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._next: dict[str, int] = {}
+
+    def find(self, marker: str, pos: int) -> int:
+        """Index of the first ``marker`` at or after ``pos`` (``pos`` never decreasing between calls), or -1."""
+        i = self._next.get(marker)
+        if i is None or 0 <= i < pos:
+            i = self.text.find(marker, pos)
+            self._next[marker] = i
+        return i

@@ -23,7 +23,7 @@ import json
 import re
 
 from toolcall_dist.formats.base import ChatFormat, Message
-from toolcall_dist.formats.jsonscan import cut_at, decode_at, strip_fences, to_call
+from toolcall_dist.formats.jsonscan import Finder, cut_at, decode_at, to_call
 
 _HEADER = "<|start_header_id|>{}<|end_header_id|>\\n\\n"
 _INSTRUCTIONS = (
@@ -79,6 +79,7 @@ CHAT_TEMPLATE = (
 )
 
 PYTHON_TAG = "<|python_tag|>"
+FENCE = "```"
 _BUILTIN_CALL = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\.call\(")
 _MAX_BUILTIN = 20_000  # characters of a built-in call handed to the (non-evaluating) Python parser
 
@@ -134,11 +135,19 @@ class LlamaFormat(ChatFormat):
         return out
 
     def _parse(self, text: str) -> list[dict]:
-        """Calls in order: JSON call objects anywhere outside code fences, and ``<|python_tag|>`` built-in calls."""
-        text = strip_fences(cut_at(text, (*self.turn_ends, "<|end_of_text|>")))
-        calls, pos = [], 0
+        """Calls in order: JSON call objects anywhere outside code fences, and ``<|python_tag|>`` built-in calls.
+
+        A fence is only a fence outside JSON: decoded objects are skipped whole, so a code block inside an argument
+        string (a ``write_file`` content) does not hide the call.
+        """
+        text = cut_at(text, (*self.turn_ends, "<|end_of_text|>"))
+        calls, pos, finder = [], 0, Finder(text)
         while pos < len(text):
-            brace, tag = text.find("{", pos), text.find(PYTHON_TAG, pos)
+            brace, tag, fence = (finder.find(m, pos) for m in ("{", PYTHON_TAG, FENCE))
+            if fence >= 0 and all(fence < i or i < 0 for i in (brace, tag)):
+                close = text.find(FENCE, fence + len(FENCE))  # a code block is shown text, never a call
+                pos = len(text) if close < 0 else close + len(FENCE)
+                continue
             if tag >= 0 and (brace < 0 or tag < brace):
                 call, end = _builtin_call(text, tag + len(PYTHON_TAG))
                 if call is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 
 from toolcall_dist.formats.base import ChatFormat, Message
-from toolcall_dist.formats.jsonscan import calls_in_value, cut_at, decode_at
+from toolcall_dist.formats.jsonscan import Finder, calls_in_value, cut_at, decode_at
 
 OPEN, CLOSE = "<|tool_call|>", "<|/tool_call|>"
 FUNCTOOLS = "functools"
@@ -71,9 +71,9 @@ class PhiFormat(ChatFormat):
     def _parse(self, text: str) -> list[dict]:
         """Calls of every complete ``<|tool_call|>`` (or ``functools``) block, in order."""
         text = cut_at(text, (self.eos, "<|endoftext|>"))
-        calls, pos = [], 0
+        calls, pos, finder = [], 0, Finder(text)
         while True:
-            hits = [(i, m) for m in (OPEN, FUNCTOOLS) if (i := text.find(m, pos)) >= 0]
+            hits = [(i, m) for m in (OPEN, FUNCTOOLS) if (i := finder.find(m, pos)) >= 0]
             if not hits:
                 return calls
             i, marker = min(hits)
