@@ -1,6 +1,7 @@
 """The reduced quickstart for the Llama, Mistral and Phi families, for real: each tiny model is built from config in
 its family's architecture with its family's tokenizer delimiters and template, trained with SFT as a Ray Train job
-(2 CPU workers, gloo, DeepSpeed ZeRO-2, TRL) and evaluated before and after. One Ray cluster for the module.
+(2 CPU workers, gloo, DeepSpeed ZeRO-2, TRL) and evaluated before and after, then a short DPO run on the family's
+rendered prompt/chosen/rejected text. One Ray cluster for the module.
 
 A few minutes of CPU training teach a 0.1M-parameter model the shape of its family's call, not yet exact arguments,
 so the checks are on what such a run does learn: the loss falls, and the SFT model opens its replies to tool
@@ -22,7 +23,8 @@ REDUCED = [
     "model.tiny.warmup_examples=80", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
     "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
     "sft.epochs=4", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=5e-3",
-    "stages=[data,base,sft,eval]", "eval.models=[base,sft]", "eval.categories=[simple_python]",
+    "dpo.epochs=0.5", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
+    "stages=[data,base,sft,dpo,eval]", "eval.models=[base,sft]", "eval.categories=[simple_python]",
     "eval.max_new_tokens=16", "tracking=none",
 ]
 FAMILIES = {  # preset -> (family, architecture, how a call turn opens)
@@ -81,3 +83,14 @@ def test_sft_model_answers_tool_requests_in_its_familys_call_syntax(runs, preset
     assert all(g["calls"] == [] for g in base)
     opened = [g for g in sft if g["output"].lstrip().startswith(opener)]
     assert len(opened) * 2 > len(sft), [g["output"] for g in sft]
+
+
+@pytest.mark.parametrize("preset", sorted(FAMILIES))
+def test_dpo_trains_on_the_familys_rendering_and_starts_at_ln2(runs, preset):
+    import math
+
+    history = json.loads((runs[preset].stage_dirs["dpo"] / "model" / "log_history.json").read_text())
+    first = next(h for h in history if "loss" in h)
+    assert first["loss"] == pytest.approx(math.log(2), abs=2e-3)  # reference = policy at step 1
+    info = json.loads((runs[preset].stage_dirs["dpo"] / "done.json").read_text())
+    assert info["dataset"]["pairs"] > 0 and info["dataset"]["over_length"] == 0

@@ -193,3 +193,14 @@ PARSE_CASES = [
 @pytest.mark.parametrize(("family", "text", "calls"), PARSE_CASES)
 def test_parse(family, text, calls):
     assert get_format(family).parse(text) == calls
+
+
+def test_mistral_masks_hold_when_tools_move_to_the_last_user_turn(toks):
+    """The v3 template writes tools and system prompt at the *last* user turn, so an earlier turn's prompt is not a
+    prefix of the whole conversation; its span is found from its own completion text instead."""
+    fmt, tok = get_format("mistral"), toks["mistral"]
+    conv = [CONV[0], {"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"}, *CONV[1:]]
+    text = fmt.render(tok, conv, TOOLS)
+    assert text.index("[AVAILABLE_TOOLS]") > text.index("Hello!")
+    segments = masked_segments(tok, fmt.tokenize_conversation(tok, conv, TOOLS), text)
+    assert segments == [" Hello!</s>", *EXPECTED_MASKED["mistral"]]

@@ -112,3 +112,11 @@ def test_rendered_calls_parse_back_on_the_real_tokenizer(real_tokenizer, family,
     # Decoding the token ids gives the same text back: the delimiters survive as single special tokens.
     ids = tok.encode(completion, add_special_tokens=False)
     assert fmt.parse(tok.decode(ids)) == fmt.parse(completion)
+
+
+def test_qwen3_masks_in_a_two_question_conversation(real_tokenizer):
+    """Qwen3's template only writes the empty reasoning block after the last question: every turn is still exact."""
+    tok, fmt = real_tokenizer("qwen"), get_format("qwen2_5")
+    conv = [*NO_TOOL, *CONV[1:]]
+    segments = masked_segments(tok, fmt.tokenize_conversation(tok, conv, TOOLS), fmt.render(tok, conv, TOOLS))
+    assert segments == ["Hello!<|im_end|>", *EXPECTED_SEGMENTS["qwen2_5"]]
