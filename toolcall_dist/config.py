@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-FAMILIES = ("qwen2_5", "qwen3", "smollm2")
+FAMILIES = ("qwen2_5", "qwen3", "smollm2", "llama3", "mistral", "phi4")
 BFCL_CATEGORIES = (
     "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple", "irrelevance",
     "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance", "live_relevance",
