@@ -196,6 +196,12 @@ class Gate:
                                 "id": rec.get("id"), "record": rec})
         return False
 
+    def merge(self, other: Gate) -> None:
+        """Take over ``other``'s rejection counts and quarantine (one report for several gates)."""
+        self.counts.update(other.counts)
+        self.quarantine += other.quarantine
+        other.counts, other.quarantine = Counter(), []
+
     def summary(self) -> dict:
         """``{check: {class: count}}`` of every rejection so far."""
         out: dict[str, dict[str, int]] = {}

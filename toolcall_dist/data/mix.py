@@ -1,17 +1,17 @@
-"""Build a dataset by class ratio, split a held-out set, and export records in BFCL v4's file format."""
+"""Build a dataset by class ratio, split a held-out set, and build the BFCL-format held-out eval set."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
 
+from .bfcl_format import bfcl_function, bfcl_ground_truth, to_bfcl
 from .corrupt import CORRUPTIONS
 from .gates import Gate
 from .negatives import ARITHMETIC_DOMAINS
 from .synthetic import (
     NO_TOOL_KINDS,
     SHAPES,
-    calls_of,
     dedup_key,
     make_bad,
     make_good,
@@ -20,7 +20,7 @@ from .synthetic import (
     parse_reference_date,
     user_text,
 )
-from .tools import SPECS, copy_json, library_subset
+from .tools import SPECS, library_subset
 
 RATIO_KEYS = ("good", "bad", "no_tool")
 # BFCL category name -> the good shape (or no_tool kind, for irrelevance) that fills it
@@ -30,6 +30,7 @@ DEFAULT_SHAPES = {"simple": 0.35, "multiple": 0.3, "parallel": 0.15, "parallel_m
 NO_TOOL_MIX = {"chitchat": 0.15, "knowledge": 0.15, "arithmetic": 0.15, "irrelevant": 0.4, "followup": 0.15}
 BAD_KIND_MIX = {k: 1.0 for k in CORRUPTIONS}  # balanced: the always-applicable kinds would otherwise dominate
 WHEN_EVERY = 4  # one "when" pair per this many good / no_tool records
+INFEASIBLE_AFTER = 300  # attempts without a single record before a shape / kind is declared infeasible
 
 
 def _check_weights(weights: dict, known: tuple[str, ...], what: str) -> dict[str, float]:
@@ -67,12 +68,21 @@ def allocate(n: int, weights: dict[str, float]) -> dict[str, int]:
 
 
 def _fill(counts: dict[str, int], make: Callable[[str], dict | None], gate: Gate) -> list[dict]:
-    """Generate ``counts[label]`` records per label that ``gate`` admits (unique, valid, not leaking)."""
-    out = []
-    for label, count in counts.items():
-        made, attempts = 0, 0
+    """Generate ``counts[label]`` records per label that ``gate`` admits (unique, valid, not leaking).
+
+    A label that yields nothing in ``INFEASIBLE_AFTER`` attempts cannot be built from the selected tools (no enum
+    to corrupt, say); its count moves to the labels still to come and the gate counts it as infeasible."""
+    out, pending, order = [], dict(counts), list(counts)
+    while order:
+        label = order.pop(0)
+        count, made, attempts = pending[label], 0, 0
         while made < count:
             attempts += 1
+            if made == 0 and attempts > INFEASIBLE_AFTER and order:
+                gate.counts["infeasible", label] += 1
+                for other, extra in allocate(count, {o: 1.0 for o in order}).items():
+                    pending[other] += extra
+                break
             if attempts > 50 * count + 200:  # the closed vocabularies ran out of distinct prompts
                 raise RuntimeError(f"could only make {made} unique {label!r} records out of {count}")
             rec = make(label)
@@ -141,25 +151,38 @@ def build_dataset(n: int, ratios: dict[str, float], seed: int, reference_date: s
     builds apart.
     """
     specs = select_specs(domains, tools, avoid)
-    request_pool = [s for s in SPECS if s.name not in set(avoid)]
+    gate = gate if gate is not None else Gate(validate=False)
+    gate.ban(exclude)
+    out = synthesize(class_counts(n, ratios), seed, reference_date, specs, shapes, no_tool_kinds, gate,
+                     avoid=avoid)
+    rng = random.Random(f"{seed}:when")
+    out["when"] = when_pairs(out["good"], out["no_tool"], rng, reference_date, gate)
+    rng.shuffle(out["when"])
+    return out
+
+
+def synthesize(counts: dict[str, int], seed: int, reference_date: str, specs: list,
+               shapes: dict[str, float] | None, no_tool_kinds: dict[str, float] | None, gate: Gate,
+               avoid: Iterable[str] = ()) -> dict[str, list[dict]]:
+    """``counts[cls]`` synthetic good / no_tool / bad records over ``specs``, each admitted by ``gate``."""
     parse_reference_date(reference_date)
-    counts = class_counts(n, ratios)
+    request_pool = [s for s in SPECS if s.name not in set(avoid)]
     shape_w = _check_weights(DEFAULT_SHAPES if shapes is None else shapes, SHAPES, "data.shapes")
     kind_w = _feasible_no_tool(_check_weights(NO_TOOL_MIX if no_tool_kinds is None else no_tool_kinds,
                                               NO_TOOL_KINDS, "data.no_tool_kinds"), specs)
-    gate = gate if gate is not None else Gate(validate=False)
-    gate.ban(exclude)
     # one stream per class, so changing one class's count leaves the others' records unchanged
-    rngs = {k: random.Random(f"{seed}:{k}") for k in ("good", "no_tool", "bad", "when")}
-    good = _fill(allocate(counts["good"], shape_w), lambda s: make_good(rngs["good"], reference_date, s, specs), gate)
-    no_tool = _fill(allocate(counts["no_tool"], kind_w),
-                    lambda k: make_no_tool(rngs["no_tool"], reference_date, k, specs, request_pool), gate)
-    bad = _fill(allocate(counts["bad"], _bad_kinds(shape_w)), _bad_maker(rngs["bad"], reference_date, shape_w, specs),
-                gate)
-    when = when_pairs(good, no_tool, rngs["when"], reference_date, gate)
-    for cls, recs in (("good", good), ("no_tool", no_tool), ("bad", bad), ("when", when)):
+    rngs = {k: random.Random(f"{seed}:{k}") for k in RATIO_KEYS}
+    out = {
+        "good": _fill(allocate(counts.get("good", 0), shape_w),
+                      lambda s: make_good(rngs["good"], reference_date, s, specs), gate),
+        "no_tool": _fill(allocate(counts.get("no_tool", 0), kind_w),
+                         lambda k: make_no_tool(rngs["no_tool"], reference_date, k, specs, request_pool), gate),
+        "bad": _fill(allocate(counts.get("bad", 0), _bad_kinds(shape_w)),
+                     _bad_maker(rngs["bad"], reference_date, shape_w, specs), gate),
+    }
+    for cls, recs in out.items():
         rngs[cls].shuffle(recs)  # interleave shapes / kinds
-    return {"good": good, "no_tool": no_tool, "bad": bad, "when": when}
+    return out
 
 
 def when_pairs(good: list[dict], no_tool: list[dict], rng: random.Random, reference_date: str, gate: Gate,
@@ -181,88 +204,6 @@ def split_holdout(dataset: dict[str, list[dict]], fraction: float, seed: int
     train = {k: [r for r in v if user_text(r) not in held] for k, v in dataset.items()}
     hold = {k: [r for r in v if user_text(r) in held] for k, v in dataset.items()}
     return train, hold
-
-
-def _bfcl_value(value, prop: dict, top: bool = True):
-    # BFCL types JSON "number" as float: write 30 as 30.0 so the checker does not mistake it for a variable.
-    # A top-level object lists acceptable values per key, as BFCL's dict checker reads them; deeper levels are
-    # compared literally, as in BFCL.
-    kind = prop.get("type")
-    if kind == "number" and type(value) is int:
-        return float(value)
-    if kind == "array" and isinstance(value, list):
-        return [_bfcl_value(v, prop.get("items", {}), top) for v in value]
-    if kind == "object" and isinstance(value, dict):
-        props = prop.get("properties", {})
-        if not top:
-            return {k: _bfcl_value(v, props.get(k, {}), False) for k, v in value.items()}
-        return _acceptable(value, props, set(prop.get("required", [])))
-    return value
-
-
-def _acceptable(args: dict, props: dict, required: set[str]) -> dict:
-    """``{key: [acceptable values]}`` for the keys of one object ("" = may be omitted)."""
-    out = {}
-    for name, prop in props.items():
-        if name in args:
-            out[name] = [_bfcl_value(args[name], prop, top=False)]
-            if "default" in prop and prop["default"] == args[name]:
-                out[name].append("")
-        elif name in required:
-            raise ValueError(f"object lacks required key {name!r}")
-        else:
-            out[name] = ([_bfcl_value(prop["default"], prop, top=False)] if "default" in prop else []) + [""]
-    return out
-
-
-def bfcl_ground_truth(call: dict, tool: dict) -> dict:
-    """``{name: {param: [acceptable values]}}`` for one call, BFCL style ("" = may be omitted)."""
-    params = tool["parameters"]
-    props, required = params.get("properties", {}), set(params.get("required", []))
-    args = call["arguments"]
-    extra = set(args) - set(props)
-    if extra:
-        raise ValueError(f"call to {call['name']} has arguments not in its schema: {sorted(extra)}")
-    missing = sorted(required - set(args))
-    if missing:
-        raise ValueError(f"call to {call['name']} lacks required argument {missing[0]!r}")
-    out = {}
-    for name, prop in props.items():
-        if name in args:
-            out[name] = [_bfcl_value(args[name], prop)]
-            if "default" in prop and prop["default"] == args[name]:
-                out[name].append("")
-        else:
-            out[name] = ([_bfcl_value(prop["default"], prop)] if "default" in prop else []) + [""]
-    return {call["name"]: out}
-
-
-def bfcl_function(tool: dict) -> dict:
-    """A tool schema as BFCL writes it: top-level parameters ``"type": "dict"``."""
-    out = copy_json(tool)
-    out["parameters"]["type"] = "dict"
-    return out
-
-
-def to_bfcl(records: list[dict], category: str) -> tuple[list[dict], list[dict]]:
-    """BFCL v4 (questions, answers) for good records and irrelevant no_tool records; others are skipped.
-
-    Irrelevant records produce a question but no answer, as in BFCL's irrelevance category.
-    """
-    questions, answers = [], []
-    for rec in records:
-        good = rec.get("class") == "good" and rec.get("shape") in SHAPES
-        if not (good or (rec.get("class") == "no_tool" and rec.get("kind") == "irrelevant")):
-            continue
-        qid = f"{category}_{len(questions)}"
-        system, user = copy_json(rec["messages"][0]), copy_json(rec["messages"][1])
-        functions = [bfcl_function(t) for t in rec["tools"]]
-        questions.append({"id": qid, "question": [[system, user]], "function": functions})
-        if good:
-            by_name = {t["name"]: t for t in rec["tools"]}
-            answers.append({"id": qid, "ground_truth": [bfcl_ground_truth(c, by_name[c["name"]])
-                                                        for c in calls_of(rec["messages"][2])]})
-    return questions, answers
 
 
 def build_bfcl_holdout(per_category: int, seed: int, reference_date: str, exclude: Iterable[tuple] = (),
