@@ -9,8 +9,9 @@ Layout::
     hf/heldout    DatasetDict, one split per BFCL category: id, question, function, ground_truth
     quarantine.jsonl, stats.json, stats.md
 
-Messages and tool schemas are stored as Arrow JSON values (``datasets.Json``), so every row keeps exactly its own
-keys: heterogeneous tool schemas are not merged into one struct padded with nulls.
+Conversation fields (``messages``, ``prompt``, ``chosen``, ``rejected``) and ``tools`` are Arrow JSON values
+(``datasets.Json``) that decode to lists of dicts, so every row keeps exactly its own keys: heterogeneous tool
+schemas and call arguments are not merged into one struct padded with nulls.
 """
 
 from __future__ import annotations
@@ -22,55 +23,44 @@ from .stats import describe, markdown
 from .tools import SPEC_BY_NAME
 
 SFT_CLASSES, DPO_CLASSES = ("good", "no_tool"), ("bad", "when")
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class _Encoder:
-    """JSON text of messages and tool schemas, each encoded once and reused by the JSONL and Arrow outputs."""
+    """JSON text of a record's list fields, each encoded once and shared by the JSONL line and the Arrow column.
+
+    Library tool schemas are encoded once per run (a record holds the library's own schema objects)."""
 
     def __init__(self):
         self._tools: dict[str, str] = {}
 
-    @staticmethod
-    def value(obj) -> str:
-        return json.dumps(obj, ensure_ascii=False)
-
     def tool(self, tool: dict) -> str:
         spec = SPEC_BY_NAME.get(tool["name"])
-        if spec is None or tool != spec.schema:  # a loaded or modified schema: no cache
-            return self.value(tool)
+        if spec is None or (tool is not spec.schema and tool != spec.schema):  # a loaded schema: no cache
+            return _JSON(tool)
         if tool["name"] not in self._tools:
-            self._tools[tool["name"]] = self.value(tool)
+            self._tools[tool["name"]] = _JSON(tool)
         return self._tools[tool["name"]]
 
-    def record(self, rec: dict, lists: tuple[str, ...]) -> dict[str, list[str]]:
-        """``{field: [JSON of each element]}`` for the list fields of ``rec``."""
-        return {k: [self.tool(t) for t in rec[k]] if k == "tools" else [self.value(x) for x in rec[k]]
+    def record(self, rec: dict, lists: tuple[str, ...]) -> dict[str, str]:
+        """``{field: JSON text of the list}`` for the list fields of ``rec``."""
+        return {k: "[" + ", ".join(self.tool(t) for t in rec[k]) + "]" if k == "tools" else _JSON(rec[k])
                 for k in lists}
 
 
-def _line(rec: dict, encoded: dict[str, list[str]]) -> str:
+def _line(rec: dict, encoded: dict[str, str]) -> str:
     # the record's JSON, assembled from the already encoded list fields
-    parts = [f"{json.dumps(k)}: " + ("[" + ", ".join(encoded[k]) + "]" if k in encoded else json.dumps(
-        v, ensure_ascii=False)) for k, v in rec.items()]
-    return "{" + ", ".join(parts) + "}\n"
+    return "{" + ", ".join(f'"{k}": ' + (encoded[k] if k in encoded else _JSON(v)) for k, v in rec.items()) + "}\n"
 
 
-def _json_lists(rows: list[list[str]]):
-    import pyarrow as pa
-
-    offsets = [0]
-    for row in rows:
-        offsets.append(offsets[-1] + len(row))
-    values = pa.ExtensionArray.from_storage(pa.json_(), pa.array([x for row in rows for x in row], pa.string()))
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
-
-
-def _dataset(scalars: dict[str, list], lists: dict[str, list[list[str]]]):
+def _dataset(scalars: dict[str, list], json_columns: dict[str, list[str]]):
+    """A Dataset whose ``json_columns`` hold JSON text, typed ``datasets.Json`` (decoded to Python on access)."""
     import pyarrow as pa
     from datasets import Dataset
 
     cols = {k: pa.array(v, pa.string()) for k, v in scalars.items()}
-    cols.update({k: _json_lists(v) for k, v in lists.items()})
+    cols.update({k: pa.ExtensionArray.from_storage(pa.json_(), pa.array(v, pa.string()))
+                 for k, v in json_columns.items()})
     return Dataset(pa.table(cols))
 
 
@@ -97,28 +87,32 @@ def heldout_dataset(heldout: dict[str, tuple[list, list]]):
     """The BFCL-format held-out set as a DatasetDict, one split per category."""
     from datasets import DatasetDict
 
-    enc, out = _Encoder(), {}
+    out = {}
     for cat, (questions, answers) in heldout.items():
         truth = {a["id"]: a["ground_truth"] for a in answers}
         out[cat] = _dataset({"id": [q["id"] for q in questions]},
-                            {"question": [[enc.value(t) for t in q["question"]] for q in questions],
-                             "function": [[enc.value(f) for f in q["function"]] for q in questions],
-                             "ground_truth": [[enc.value(g) for g in truth.get(q["id"]) or []] for q in questions]})
+                            {"question": [_JSON(q["question"]) for q in questions],
+                             "function": [_JSON(q["function"]) for q in questions],
+                             "ground_truth": [_JSON(truth.get(q["id"])) for q in questions]})
     return DatasetDict(out)
 
 
 def save(res, out_dir: str | Path, tokenizer: str | None = None) -> dict:
     """Write ``res`` under ``out_dir`` (layout in the module docstring); returns the stats report."""
-    from datasets import DatasetDict
+    import datasets
 
-    out, enc = Path(out_dir), _Encoder()
-    sft = DatasetDict({split: _split(recs, SFT_CLASSES, out / split, enc)
-                       for split, recs in (("train", res.train), ("eval", res.eval))})
-    dpo = DatasetDict({split: _split(recs, DPO_CLASSES, out / split, enc)
-                       for split, recs in (("train", res.train), ("eval", res.eval))})
-    sft.save_to_disk(str(out / "hf" / "sft"))
-    dpo.save_to_disk(str(out / "hf" / "dpo"))
-    heldout_dataset(res.heldout).save_to_disk(str(out / "hf" / "heldout"))
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # one bar per saved split says nothing in the stage log
+    try:
+        out, enc = Path(out_dir), _Encoder()
+        for name, classes in (("sft", SFT_CLASSES), ("dpo", DPO_CLASSES)):
+            splits = {split: _split(recs, classes, out / split, enc) for split, recs in (("train", res.train),
+                                                                                        ("eval", res.eval))}
+            datasets.DatasetDict(splits).save_to_disk(str(out / "hf" / name))
+        heldout_dataset(res.heldout).save_to_disk(str(out / "hf" / "heldout"))
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
     with (out / "quarantine.jsonl").open("w", encoding="utf-8") as f:
         for q in res.gate.quarantine:
             f.write(json.dumps(q, ensure_ascii=False, default=str) + "\n")

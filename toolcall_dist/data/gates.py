@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import string
 from collections import Counter
-from typing import Any
 
 from .leakage import BFCLReference
 
@@ -59,33 +58,85 @@ def _strict(schema: dict) -> dict:
     return out
 
 
+_SPLITTABLE = {"type", "properties", "required", "additionalProperties", "description", "title"}
+
+
+class SchemaCheck:
+    """A tool's compiled ``jsonschema`` validator, with cached verdicts.
+
+    Closed vocabularies repeat argument values far more often than whole calls, so a parameters schema made only of
+    ``type``/``properties``/``required``/``additionalProperties`` is checked as an object-level part (required
+    keys, no unknown key; properties unconstrained) plus one part per argument, each validated by ``jsonschema``
+    once per distinct input. The two are equivalent: such a schema has no keyword that relates arguments to each
+    other. Other schemas are validated whole, once per distinct arguments.
+    """
+
+    def __init__(self, cls, schema: dict):
+        self.whole = cls(schema)
+        props = schema.get("properties")
+        self.split = set(schema) <= _SPLITTABLE and isinstance(props, dict)
+        if self.split:
+            self.shell = cls({**schema, "properties": {k: {} for k in props}})
+            self.parts = {k: cls(v) for k, v in props.items()}
+        self._cache: dict = {}
+
+    def _ok(self, key, validator, value) -> bool:
+        if key not in self._cache:
+            self._cache[key] = validator.is_valid(value)
+        return self._cache[key]
+
+    def is_valid(self, args: dict) -> bool:
+        """Whether ``args`` satisfies the schema."""
+        if not self.split:
+            return self._ok(repr(args), self.whole, args)
+        if not self._ok(tuple(args), self.shell, args):
+            return False
+        return all(k not in self.parts or self._ok((k, repr(v)), self.parts[k], v) for k, v in args.items())
+
+    def error(self, args: dict) -> str:
+        """The most relevant error message for invalid ``args``."""
+        from jsonschema.exceptions import best_match
+
+        err = best_match(self.whole.iter_errors(args))
+        where = "/".join(str(p) for p in err.absolute_path)
+        return err.message + (f" (at {where})" if where else "")
+
+
 class Validators:
-    """Compiled ``jsonschema`` validators, one per distinct tool schema."""
+    """Compiled schema checks, one per distinct tool schema."""
 
     def __init__(self):
         from jsonschema import Draft202012Validator
 
         self._cls = Draft202012Validator
-        self._by_name: dict[str, list[tuple[dict, Any]]] = {}
-        self.envelope = Draft202012Validator(CALL_ENVELOPE)
+        self._by_name: dict[str, list[tuple[dict, SchemaCheck]]] = {}
+        self._envelope = Draft202012Validator(CALL_ENVELOPE)
+        self._shapes: dict[tuple, bool] = {}
 
-    def get(self, tool: dict):
-        """Validator for ``tool``'s parameters; raises ``jsonschema.SchemaError`` for an invalid schema."""
+    def well_formed(self, calls: list) -> bool:
+        """Whether ``calls`` follows ``CALL_ENVELOPE`` (validated once per distinct structure of the calls)."""
+        shape = tuple((tuple(sorted(c)), type(c.get("name")).__name__, bool(c.get("name")),
+                       type(c.get("arguments")).__name__) if isinstance(c, dict) else type(c).__name__ for c in calls)
+        if shape not in self._shapes:
+            self._shapes[shape] = self._envelope.is_valid(calls)
+        return self._shapes[shape]
+
+    def get(self, tool: dict) -> SchemaCheck:
+        """Check for ``tool``'s parameters; raises ``jsonschema.SchemaError`` for an invalid schema."""
         params = tool.get("parameters") or {"type": "object", "properties": {}}
         entries = self._by_name.setdefault(tool["name"], [])
-        for seen, validator in entries:
+        for seen, check in entries:
             if seen is params or seen == params:
-                return validator
+                return check
         schema = _strict(params)
         self._cls.check_schema(schema)
-        validator = self._cls(schema)
-        entries.append((params, validator))
-        return validator
+        check = SchemaCheck(self._cls, schema)
+        entries.append((params, check))
+        return check
 
     def call_errors(self, calls: list[dict], tools: list[dict]) -> str | None:
         """First problem with ``calls`` against the offered ``tools``, or None."""
         from jsonschema import SchemaError
-        from jsonschema.exceptions import best_match
 
         by_name = {t["name"]: t for t in tools}
         for i, call in enumerate(calls):
@@ -94,15 +145,13 @@ class Validators:
                 return f"call {i}: function {call.get('name')!r} is not among the offered tools"
             args = call.get("arguments")
             try:
-                validator = self.get(tool)
+                check = self.get(tool)
             except SchemaError as e:
                 return f"tool {tool['name']}: invalid JSON Schema ({e.message})"
             if not isinstance(args, dict):
                 return f"call {i} to {tool['name']}: arguments are {type(args).__name__}, not an object"
-            if not validator.is_valid(args):
-                err = best_match(validator.iter_errors(args))
-                where = "/".join(str(p) for p in err.absolute_path)
-                return f"call {i} to {tool['name']}: {err.message}" + (f" (at {where})" if where else "")
+            if not check.is_valid(args):
+                return f"call {i} to {tool['name']}: {check.error(args)}"
         return None
 
 
@@ -124,6 +173,8 @@ class Gate:
     def ban(self, exact_keys) -> None:
         """Reject records whose exact or normalised key matches one of ``exact_keys`` (``dedup_key`` tuples)."""
         for names, users in exact_keys:
+            if (tuple(names), users) in self.banned:
+                continue
             self.banned.add((tuple(names), users))
             self.banned.add((tuple(sorted(names)), normalise_text(users)))
 
@@ -157,7 +208,7 @@ class Gate:
                 return "pair: chosen reply is empty"
             if rejected.get("tool_calls"):
                 bad = _calls(rejected)
-                if not v.envelope.is_valid(bad):
+                if not v.well_formed(bad):
                     return "rejected calls are not well-formed name/arguments objects"
                 offered = {t["name"] for t in rec["tools"]}
                 if unknown := [c["name"] for c in bad if c["name"] not in offered]:

@@ -5,12 +5,14 @@ Hugging Face chat convention (assistant ``tool_calls[].function.arguments`` is a
 
 Record layout (every record has ``id``, ``class``, ``source`` and ``tools``):
 good ``{shape, messages}``; no_tool ``{kind, messages}``; bad and when ``{kind, pair_kind, prompt, chosen, rejected}``
-with ``pair_kind`` one of precision (bad), format or relevance (when).
+with ``pair_kind`` one of precision (bad), format or relevance (when). Records share their tool schemas with the
+library, and pairs share turns with the records they come from: treat records as read-only (``copy_json`` first).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import random
@@ -27,8 +29,10 @@ SHAPES = ("simple", "multiple", "parallel", "parallel_multiple")
 NO_TOOL_KINDS = ("chitchat", "knowledge", "arithmetic", "irrelevant", "followup")
 WHEN_KINDS = ("call_over_prose", "call_over_clarification", "prose_over_call")
 SYNTHETIC = "synthetic"
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False) without per-call setup
 
 
+@functools.lru_cache(maxsize=64)
 def parse_reference_date(reference_date: str) -> dt.date:
     """ISO date string -> ``date``; raises ValueError naming the bad value."""
     try:
@@ -46,7 +50,7 @@ def system_message(reference_date: str) -> dict:
 
 def call_message(calls: list[dict]) -> dict:
     """Assistant turn carrying ``calls`` ([{"name", "arguments"}]) as HF-style tool_calls."""
-    tool_calls = [{"type": "function", "function": {"name": c["name"], "arguments": copy_json(c["arguments"])}}
+    tool_calls = [{"type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
                   for c in calls]
     return {"role": "assistant", "content": "", "tool_calls": tool_calls}
 
@@ -82,7 +86,8 @@ def dedup_key(record: dict) -> tuple:
 
 def _rid(cls: str, record: dict) -> str:
     # content hash: stable across runs, unique per class after dedup
-    raw = json.dumps([cls, record.get("kind", record.get("shape")), *dedup_key(record)], ensure_ascii=False)
+    names, users = dedup_key(record)
+    raw = "\x1f".join([cls, str(record.get("kind", record.get("shape"))), *names, users])
     return f"{cls}-{hashlib.sha1(raw.encode()).hexdigest()[:12]}"
 
 
@@ -152,9 +157,9 @@ def make_good(rng: random.Random, reference_date: str, shape: str, specs: list[T
     results = [(spec, args, spec.fake_result(args, rng)) for spec, args in calls]
     messages = [system_message(reference_date), {"role": "user", "content": text},
                 call_message([{"name": s.name, "arguments": a} for s, a in calls])]
-    messages += [{"role": "tool", "name": s.name, "content": json.dumps(r, ensure_ascii=False)} for s, _, r in results]
+    messages += [{"role": "tool", "name": s.name, "content": _JSON(r)} for s, _, r in results]
     messages.append({"role": "assistant", "content": " ".join(s.final_answer(a, r) for s, a, r in results)})
-    rec = {"class": "good", "shape": shape, "source": SYNTHETIC, "tools": [copy_json(s.schema) for s in offered],
+    rec = {"class": "good", "shape": shape, "source": SYNTHETIC, "tools": [s.schema for s in offered],
            "messages": messages}
     return {"id": _rid("good", rec), **rec}
 
@@ -201,7 +206,7 @@ def make_no_tool(rng: random.Random, reference_date: str, kind: str, specs: list
             return None
         (text, reply), head = turn, good["messages"]
     messages = [*head, {"role": "user", "content": text}, {"role": "assistant", "content": reply}]
-    tools = good["tools"] if kind == "followup" else [copy_json(s.schema) for s in offered]
+    tools = good["tools"] if kind == "followup" else [s.schema for s in offered]
     rec = {"class": "no_tool", "kind": kind, "source": SYNTHETIC, "tools": tools, "messages": messages}
     return {"id": _rid("no_tool", rec), **rec}
 
@@ -217,7 +222,7 @@ def bad_from_good(good: dict, rng: random.Random, kinds: list[str] | None = None
     if i is None:
         return None
     prompt, calls = good["messages"][:i], calls_of(good["messages"][i])
-    tools = copy_json(good["tools"])
+    tools = list(good["tools"])
     hit = corrupt(calls, tools, [m["content"] for m in prompt if m["role"] == "user"][-1], rng, kinds)
     if hit is None:
         return None
@@ -228,7 +233,7 @@ def bad_from_good(good: dict, rng: random.Random, kinds: list[str] | None = None
         return None
     tools += [get_tool(name) for name in added]
     rec = {"class": "bad", "kind": kind, "pair_kind": PAIR_KINDS["bad"], "source": good.get("source", SYNTHETIC),
-           "tools": tools, "prompt": copy_json(prompt), "chosen": [call_message(calls)],
+           "tools": tools, "prompt": list(prompt), "chosen": [call_message(calls)],
            "rejected": [call_message(bad)]}
     return {"id": _rid("bad", rec), **rec}
 
@@ -266,17 +271,17 @@ def make_when(record: dict, rng: random.Random, reference_date: str, p_clarify: 
         i = call_index(record["messages"])
         if i is None:
             return None
-        prompt, chosen = copy_json(record["messages"][:i]), copy_json(record["messages"][i])
+        prompt, chosen = record["messages"][:i], record["messages"][i]
         question = clarification(rng, chosen["tool_calls"]) if rng.random() < p_clarify else None
         kind = "call_over_clarification" if question else "call_over_prose"
         rejected = {"role": "assistant", "content": question or narration(rng, chosen["tool_calls"])}
     elif record["class"] == "no_tool":
-        prompt, chosen = copy_json(record["messages"][:-1]), copy_json(record["messages"][-1])
+        prompt, chosen = record["messages"][:-1], record["messages"][-1]
         kind, rejected = "prose_over_call", _spurious_call(record, rng, reference_date)
         if rejected is None:
             return None
     else:
         raise ValueError(f"'when' pairs derive from good or no_tool records, got class {record['class']!r}")
     rec = {"class": "when", "kind": kind, "pair_kind": PAIR_KINDS[kind], "source": record.get("source", SYNTHETIC),
-           "tools": copy_json(record["tools"]), "prompt": prompt, "chosen": [chosen], "rejected": [rejected]}
+           "tools": list(record["tools"]), "prompt": prompt, "chosen": [chosen], "rejected": [rejected]}
     return {"id": _rid("when", rec), **rec}
