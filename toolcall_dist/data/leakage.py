@@ -32,8 +32,14 @@ def bfcl_data_dir(data_dir: str | Path | None = None) -> Path | None:
 
 
 def name_key(name: str) -> str:
-    """Comparable form of a function name: last dotted part, lower case, letters and digits only."""
-    return _NON_ALNUM.sub("", name.rsplit(".", 1)[-1].lower())
+    """Comparable form of a function name: lower case, letters and digits only ("math.factorial" ->
+    "mathfactorial")."""
+    return _NON_ALNUM.sub("", name.lower())
+
+
+def name_keys(name: str) -> set[str]:
+    """The comparable forms of a name: whole, and its last dotted part ("math.factorial" -> also "factorial")."""
+    return {name_key(name), name_key(name.rsplit(".", 1)[-1])} - {""}
 
 
 def _variants(key: str) -> set[str]:
@@ -63,8 +69,9 @@ class BFCLReference:
         self.names = names
         self._index: dict[str, str] = {}
         for name in sorted(names):
-            for v in _variants(name_key(name)):
-                self._index.setdefault(v, name)
+            for key in name_keys(name):
+                for v in _variants(key):
+                    self._index.setdefault(v, name)
         self._cache: dict[str, str | None] = {}
 
     @classmethod
@@ -90,7 +97,7 @@ class BFCLReference:
     def name_match(self, name: str) -> str | None:
         """The BFCL function name that ``name`` equals or nearly equals, or None."""
         if name not in self._cache:
-            hits = sorted({self._index[v] for v in _variants(name_key(name)) if v in self._index})
+            hits = sorted({self._index[v] for key in name_keys(name) for v in _variants(key) if v in self._index})
             self._cache[name] = hits[0] if hits else None
         return self._cache[name]
 

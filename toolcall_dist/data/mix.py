@@ -71,17 +71,21 @@ def _fill(counts: dict[str, int], make: Callable[[str], dict | None], gate: Gate
     """Generate ``counts[label]`` records per label that ``gate`` admits (unique, valid, not leaking).
 
     A label that yields nothing in ``INFEASIBLE_AFTER`` attempts cannot be built from the selected tools (no enum
-    to corrupt, say); its count moves to the labels still to come and the gate counts it as infeasible."""
-    out, pending, order = [], dict(counts), list(counts)
-    while order:
-        label = order.pop(0)
-        count, made, attempts = pending[label], 0, 0
+    to corrupt, say); its count moves to the labels still to come (or, at the end, to those that worked) and the
+    gate counts it as infeasible."""
+    out, queue, feasible = [], list(counts.items()), []
+    while queue:
+        label, count = queue.pop(0)
+        made, attempts = 0, 0
         while made < count:
             attempts += 1
-            if made == 0 and attempts > INFEASIBLE_AFTER and order:
+            if made == 0 and attempts > INFEASIBLE_AFTER:
+                targets = [q for q, _ in queue] or feasible
+                if not targets:
+                    raise RuntimeError(f"no {label!r} record can be built from the selected tools")
                 gate.counts["infeasible", label] += 1
-                for other, extra in allocate(count, {o: 1.0 for o in order}).items():
-                    pending[other] += extra
+                extra = allocate(count, {t: 1.0 for t in targets})
+                queue = [(q, c + extra[q]) for q, c in queue] if queue else [(t, n) for t, n in extra.items() if n]
                 break
             if attempts > 50 * count + 200:  # the closed vocabularies ran out of distinct prompts
                 raise RuntimeError(f"could only make {made} unique {label!r} records out of {count}")
@@ -90,6 +94,8 @@ def _fill(counts: dict[str, int], make: Callable[[str], dict | None], gate: Gate
                 continue
             out.append(rec)
             made += 1
+        if made:
+            feasible.append(label)
     return out
 
 

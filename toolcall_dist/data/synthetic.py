@@ -200,9 +200,11 @@ def make_no_tool(rng: random.Random, reference_date: str, kind: str, specs: list
         offered = rng.sample(pool, min(len(pool), rng.randint(1, 3)))
         reply = rng.choice(phrasing.REFUSALS).format(cap=cap)
     else:  # followup: a finished tool conversation, then a question its tool result already answers
-        good = make_good(rng, reference_date, "simple", specs)
-        turn = followup_turn(rng, good["messages"])
-        if turn is None:
+        for _ in range(5):  # a few tools return nothing worth asking about again ({"enabled": true})
+            good = make_good(rng, reference_date, "simple", specs)
+            if (turn := followup_turn(rng, good["messages"])) is not None:
+                break
+        else:
             return None
         (text, reply), head = turn, good["messages"]
     messages = [*head, {"role": "user", "content": text}, {"role": "assistant", "content": reply}]

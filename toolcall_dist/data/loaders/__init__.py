@@ -22,7 +22,8 @@ FORMATS = tuple(PARSERS)
 
 @dataclass
 class Loaded:
-    """What one source yielded: records, quarantined rows (``{check, reason, source, row, raw}``), rows read."""
+    """What one source yielded: records, quarantined rows (``{check, reason, source, row | line, raw}``: ``row``
+    counts readable rows from 0, ``line`` is the file line of text that is not JSON), rows read."""
 
     records: list[dict] = field(default_factory=list)
     quarantine: list[dict] = field(default_factory=list)
@@ -95,7 +96,7 @@ def load_source(source: dict) -> Loaded:
     if fmt == "bfcl":
         rows = _with_answers(rows, source.get("path"))
     out = Loaded(rows=len(rows) + len(errors))
-    out.quarantine = [{"check": "parse", "reason": reason, "source": fmt, "row": n, "raw": raw}
+    out.quarantine = [{"check": "parse", "reason": reason, "source": fmt, "line": n, "raw": raw}
                       for n, reason, raw in errors]
     for i, row in enumerate(rows):
         try:

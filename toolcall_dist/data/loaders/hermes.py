@@ -16,8 +16,9 @@ _ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "ass
 
 def _tools(row: dict, system: str) -> list[dict]:
     raw = row.get("tools")
-    if raw in (None, "") and (m := _TOOLS.search(system)):
-        raw = m.group(1).strip()
+    listed = [t.strip() for t in _TOOLS.findall(system) if t.strip()]  # the prompt also says "<tools></tools>"
+    if raw in (None, "") and listed:
+        raw = listed[0]
     if raw in (None, ""):
         return []
     parsed = parse_loose(raw) if isinstance(raw, str) else raw
