@@ -110,8 +110,9 @@ def test_read_rows_formats_and_missing_file(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"data": [{"x": 1}, {"x": 2}]}))
     (tmp_path / "b.json").write_text('{"x": 1}\n{"x": 2}\nnot json\n')
     assert read_rows(str(tmp_path / "a.json")) == ([{"x": 1}, {"x": 2}], [])
-    rows, errors = read_rows(str(tmp_path / "b.json"), limit=1)
-    assert rows == [{"x": 1}] and [e[0] for e in errors] == [3]
+    rows, errors = read_rows(str(tmp_path / "b.json"))
+    assert rows == [{"x": 1}, {"x": 2}] and [e[0] for e in errors] == [3]
+    assert read_rows(str(tmp_path / "b.json"), limit=1) == ([{"x": 1}], [])
     with pytest.raises(FileNotFoundError, match="no file at"):
         read_rows(str(tmp_path / "missing.jsonl"))
     with pytest.raises(ValueError, match="unknown format 'sharegpt'"):

@@ -30,11 +30,13 @@ class Loaded:
     rows: int = 0
 
 
-def _json_lines(text: str, errors: list) -> list:
+def _json_lines(text: str, errors: list, limit: int | None) -> list:
     rows = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if limit is not None and len(rows) + len(errors) >= limit:
+            break
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError as e:
@@ -45,7 +47,8 @@ def _json_lines(text: str, errors: list) -> list:
 def read_rows(path: str | None = None, hub: str | None = None, split: str = "train", limit: int | None = None
               ) -> tuple[list, list[tuple[int, str, str]]]:
     """Rows of a local ``.json`` (an array, an object holding one, or JSON Lines), ``.jsonl`` or ``.parquet``
-    file, else of hub dataset ``hub``; and ``(line, reason, raw)`` for lines that are not JSON."""
+    file, else of hub dataset ``hub``; and ``(line, reason, raw)`` for lines that are not JSON. ``limit`` caps the
+    rows read (unreadable lines included)."""
     errors: list = []
     if path is not None and Path(path).is_file():
         p = Path(path)
@@ -61,7 +64,7 @@ def read_rows(path: str | None = None, hub: str | None = None, split: str = "tra
                 data = None
             if isinstance(data, dict):
                 data = next((v for v in data.values() if isinstance(v, list)), [data])
-            rows = data if isinstance(data, list) else _json_lines(text, errors)
+            rows = data if isinstance(data, list) else _json_lines(text, errors, limit)
     elif hub is not None:
         from datasets import load_dataset  # a hub is reachable only where the machine has network access
 
