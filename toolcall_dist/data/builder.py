@@ -7,6 +7,8 @@ what each loaded source contributed. ``export.save`` writes it to disk.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import random
 import time
 from collections.abc import Iterable
@@ -32,6 +34,19 @@ class BuildResult:
     gate: Gate
     sources: list[dict] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector: a build makes millions of small acyclic objects, and the collector's
+    full passes over them cost about a third of the build time. Reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def split_tools(specs: list, fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -95,9 +110,13 @@ def _load(sources: Iterable[dict], counts: dict[str, int], gate: Gate, eval_gate
 
 
 def build(d: dict, categories: Iterable[str], reference: BFCLReference | None | str = "auto") -> BuildResult:
-    """Build the whole data stage from the ``data`` config dict ``d``.
+    """Build the whole data stage from the ``data`` config dict ``d`` (see ``_build``)."""
+    with gc_paused():
+        return _build(d, list(categories), reference)
 
-    Loaded sources fill their ``weight`` share of each class first, synthetic records the rest; "when" pairs are
+
+def _build(d: dict, categories: list[str], reference: BFCLReference | None | str) -> BuildResult:
+    """Loaded sources fill their ``weight`` share of each class first, synthetic records the rest; "when" pairs are
     drawn from the merged good and no_tool records. ``reference`` is the BFCL leakage reference ("auto": loaded
     from ``d["bfcl_data_dir"]`` or the installed package when ``d["leakage_check"]``).
     """

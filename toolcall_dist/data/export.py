@@ -99,12 +99,19 @@ def heldout_dataset(heldout: dict[str, tuple[list, list]]):
 
 def save(res, out_dir: str | Path, tokenizer: str | None = None) -> dict:
     """Write ``res`` under ``out_dir`` (layout in the module docstring); returns the stats report."""
+    from .builder import gc_paused
+
+    with gc_paused():
+        return _save(res, Path(out_dir), tokenizer)
+
+
+def _save(res, out: Path, tokenizer: str | None) -> dict:
     import datasets
 
     bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()  # one bar per saved split says nothing in the stage log
     try:
-        out, enc = Path(out_dir), _Encoder()
+        enc = _Encoder()
         for name, classes in (("sft", SFT_CLASSES), ("dpo", DPO_CLASSES)):
             splits = {split: _split(recs, classes, out / split, enc) for split, recs in (("train", res.train),
                                                                                         ("eval", res.eval))}
