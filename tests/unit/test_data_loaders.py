@@ -137,3 +137,30 @@ def test_config_formats_match_the_loaders():
     from toolcall_dist.config import SOURCE_FORMATS
 
     assert SOURCE_FORMATS == FORMATS
+
+
+def test_loaded_records_make_when_pairs_and_bad_pairs_like_synthetic_ones():
+    import random
+
+    from toolcall_dist.data.gates import Gate
+    from toolcall_dist.data.synthetic import bad_from_good, make_when
+
+    records = load_source({"format": "hermes", "path": str(FIX / "hermes.jsonl")}).records
+    good, thanks = records[0], records[2]
+    thanks = {**thanks, "tools": good["tools"]}  # the negative with a tool in context
+    gate, rng = Gate(), random.Random(0)
+    fmt, rel = make_when(good, rng, "2026-11-24"), make_when(thanks, rng, "2026-11-24")
+    assert fmt["pair_kind"] == "format" and fmt["source"] == "hermes" and gate.admit(fmt)
+    assert fmt["prompt"] == good["messages"][:2] and not fmt["rejected"][0].get("tool_calls")
+    assert rel["pair_kind"] == "relevance" and gate.admit(rel)
+    spurious = rel["rejected"][0]["tool_calls"][0]["function"]
+    assert spurious["name"] == "parcel_tracking_status" and set(spurious["arguments"]) == {"tracking_number",
+                                                                                           "carrier"}
+    assert spurious["arguments"]["carrier"] in ("ups", "dhl", "fedex")  # schema-shaped, from the enum
+    kinds = set()
+    for seed in range(30):
+        pair = bad_from_good(good, random.Random(seed))
+        kinds.add(pair["kind"])
+        assert pair["prompt"] == good["messages"][:2] and pair["source"] == "hermes"
+        assert pair["chosen"] == [good["messages"][2]] and pair["rejected"] != pair["chosen"]
+    assert {"invalid_enum", "dropped_required", "swapped_arguments", "extra_argument"} <= kinds
