@@ -32,6 +32,7 @@ def test_exact_counts(ds):
 def test_counts_unnormalised_and_missing_keys():
     assert class_counts(10, {"good": 3, "bad": 1, "no_tool": 1}) == {"good": 6, "bad": 2, "no_tool": 2}
     assert class_counts(7, {"good": 1}) == {"good": 7, "bad": 0, "no_tool": 0}
+    assert class_counts(10, {"good": 1, "bad": 1, "no_tool": 1}) == {"good": 4, "bad": 3, "no_tool": 3}  # sums to n
     assert allocate(10, {"a": 1, "b": 1, "c": 1}) == {"a": 4, "b": 3, "c": 3}
     assert sum(allocate(97, {"a": 0.35, "b": 0.3, "c": 0.15, "d": 0.2}).values()) == 97
 

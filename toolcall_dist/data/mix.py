@@ -47,12 +47,13 @@ def _check_weights(weights: dict, known: tuple[str, ...], what: str) -> dict[str
 
 
 def class_counts(n: int, ratios: dict[str, float]) -> dict[str, int]:
-    """Records per class: ``round(n * r / sum(ratios))``; missing keys count as 0."""
+    """Records per class, ``n * r / sum(ratios)`` rounded so the counts sum to exactly ``n`` (largest remainder);
+    missing keys count as 0."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     full = _check_weights(ratios, RATIO_KEYS, "data.ratios")
-    total = sum(full.values())
-    return {k: round(n * r / total) for k, r in full.items()}
+    positive = allocate(n, {k: r for k, r in full.items() if r > 0})
+    return {k: positive.get(k, 0) for k in RATIO_KEYS}
 
 
 def allocate(n: int, weights: dict[str, float]) -> dict[str, int]:
