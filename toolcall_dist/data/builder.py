@@ -66,20 +66,20 @@ def _take(pool: list[dict], k: int, rng: random.Random) -> list[dict]:
     return rng.sample(pool, min(k, len(pool)))
 
 
-def _bad_from(pool: list[dict], k: int, rng: random.Random, gate: Gate) -> list[dict]:
+def _bad_from(pool: list[dict], k: int, rng: random.Random, gate: Gate, allowed: set[str]) -> list[dict]:
     # loaded good records are corrupted into precision pairs exactly as synthetic ones are
     out = []
     for rec in rng.sample(pool, len(pool)):
         if len(out) == k:
             break
-        pair = bad_from_good(rec, rng)
+        pair = bad_from_good(rec, rng, allowed=allowed)
         if pair is not None and gate.admit(pair):
             out.append(pair)
     return out
 
 
-def _load(sources: Iterable[dict], counts: dict[str, int], gate: Gate, eval_gate: Gate, seed: int
-          ) -> tuple[dict[str, list[dict]], list[dict], list[dict]]:
+def _load(sources: Iterable[dict], counts: dict[str, int], gate: Gate, eval_gate: Gate, seed: int,
+          allowed: set[str]) -> tuple[dict[str, list[dict]], list[dict], list[dict]]:
     """Training records taken from loaded sources (``weight`` of each class's count), eval-only records, and what
     each source contributed; parse failures join the gate's quarantine."""
     taken, eval_only, info = {c: [] for c in RATIO_KEYS}, [], []
@@ -101,7 +101,7 @@ def _load(sources: Iterable[dict], counts: dict[str, int], gate: Gate, eval_gate
         want = {c: round(counts[c] * src.get("weight", 0.0)) for c in RATIO_KEYS}
         got = {"good": _take(pools["good"], want["good"], rng),
                "no_tool": _take(pools["no_tool"], want["no_tool"], rng),
-               "bad": _bad_from(pools["good"], want["bad"], rng, gate)}
+               "bad": _bad_from(pools["good"], want["bad"], rng, gate, allowed)}
         for c in RATIO_KEYS:
             taken[c] += got[c]
         info.append({**row, "used": {c: len(v) for c, v in got.items()},
@@ -126,7 +126,7 @@ def _build(d: dict, categories: list[str], reference: BFCLReference | None | str
     train_names, eval_names = split_tools(select_specs(d["domains"]), d["heldout_tool_fraction"], d["holdout_seed"])
     gate, eval_gate = Gate(reference), Gate(None)  # eval-only sources are BFCL itself: no leakage check
     counts = class_counts(d["n_examples"], d["ratios"])
-    loaded, eval_loaded, sources = _load(d["sources"], counts, gate, eval_gate, d["seed"])
+    loaded, eval_loaded, sources = _load(d["sources"], counts, gate, eval_gate, d["seed"], set(train_names))
     gate.merge(eval_gate)
     t1 = time.perf_counter()
     synth = synthesize({c: counts[c] - len(loaded[c]) for c in RATIO_KEYS}, d["seed"], d["reference_date"],

@@ -21,7 +21,7 @@ from . import phrasing
 from .corrupt import corrupt
 from .negatives import ARITHMETIC_DOMAINS, arithmetic_turn, followup_turn
 from .pairs import PAIR_KINDS, clarification, fake_arguments, narration
-from .tools import SPEC_BY_NAME, SPECS, copy_json, get_spec, get_tool, related, specs_in_domain
+from .tools import SPEC_BY_NAME, SPECS, copy_json, get_spec, related, specs_in_domain
 from .toolspec import ToolSpec
 from .vocab import weekday_name
 
@@ -233,7 +233,7 @@ def bad_from_good(good: dict, rng: random.Random, kinds: list[str] | None = None
     added = sorted({c["name"] for c in bad if c["name"] not in offered and c["name"] in SPEC_BY_NAME})
     if allowed is not None and not set(added) <= allowed:
         return None
-    tools += [get_tool(name) for name in added]
+    tools += [SPEC_BY_NAME[name].schema for name in added]
     rec = {"class": "bad", "kind": kind, "pair_kind": PAIR_KINDS["bad"], "source": good.get("source", SYNTHETIC),
            "tools": tools, "prompt": list(prompt), "chosen": [call_message(calls)],
            "rejected": [call_message(bad)]}
