@@ -74,13 +74,15 @@ def test_structural_problems_are_quarantined():
             "chosen": [call_message([{"name": FX["name"], "arguments": OK}])],
             "rejected": [call_message([{"name": FX["name"], "arguments": OK}])]}
     broken = {**same, "rejected": [{"role": "assistant", "content": "", "tool_calls": [{"function": {"name": ""}}]}]}
-    for rec in (other, negative, same, broken):
+    odd = {**_good(OK), "tools": [{**FX, "parameters": {"type": "object", "properties": ["amount"]}}]}
+    for rec in (other, negative, same, broken, odd):
         assert not gate.admit(rec)
     assert [q["reason"] for q in gate.quarantine] == [
         "call 0: function 'stock_quote_lookup' is not among the offered tools",
         "no_tool record must end with a prose reply and no call",
         "pair: chosen and rejected must be two different assistant turns",
-        "rejected calls are not well-formed name/arguments objects"]
+        "rejected calls are not well-formed name/arguments objects",
+        "tool convert_currency_amount: invalid JSON Schema (['amount'] is not of type 'object')"]
 
 
 def test_leakage_against_bfcl_questions_and_names():

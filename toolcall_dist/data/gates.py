@@ -50,7 +50,7 @@ def _strict(schema: dict) -> dict:
     if not isinstance(schema, dict):
         return schema
     out = dict(schema)
-    if out.get("type") == "object" and "properties" in out:
+    if out.get("type") == "object" and isinstance(out.get("properties"), dict):
         out.setdefault("additionalProperties", False)
         out["properties"] = {k: _strict(v) for k, v in out["properties"].items()}
     if isinstance(out.get("items"), dict):
