@@ -49,7 +49,10 @@ def test_saved_tokenizer_has_single_token_delimiters_and_the_chat_template(tmp_p
 
 def test_prose_only_warmup_has_no_calls_and_restates_the_request():
     corpus, warm = _convs()
-    assert len(warm) == len(corpus)
+    # a follow-up negative (a call in its history, then a user question answered in prose) is left out
+    followups = [c for c in corpus if any(m.get("tool_calls") for m in c["messages"])
+                 and c["messages"][-2]["role"] == "user"]
+    assert len(warm) == len(corpus) - len(followups)
     assert not any(m.get("tool_calls") for c in warm for m in c["messages"])
     assert all(c["messages"][-1]["role"] == "assistant" and c["messages"][-1]["content"] for c in warm)
 
@@ -72,7 +75,7 @@ def test_reading_drills_restate_the_request_without_tools_or_calls():
         assert user in d["messages"][1]["content"]
         if reply != user:  # a details drill: every restated value comes from the request's own call arguments
             args = [str(v) for c in rec["messages"][2]["tool_calls"] for v in c["function"]["arguments"].values()]
-            assert all(part in args for part in reply.rstrip(".").split(", "))
+            assert all(any(part in a for a in args) for part in reply.rstrip(".").split(", "))  # "1 Main St, Oslo"
 
 
 @pytest.mark.parametrize(("family", "model_type"), [("llama3", "llama"), ("mistral", "mistral"), ("phi4", "phi3")])
