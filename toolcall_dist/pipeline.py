@@ -22,7 +22,7 @@ log = logging.getLogger("toolcall_dist")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Bump a stage's version when its code changes what it writes, so old cached artifacts are not reused.
-STAGE_VERSIONS = {"data": 1, "base": 4, "sft": 1, "dpo": 1, "eval": 2}
+STAGE_VERSIONS = {"data": 2, "base": 4, "sft": 1, "dpo": 1, "eval": 2}
 
 
 @dataclass

@@ -56,31 +56,50 @@ def _log_stage(ctx: Context, stage: str, metrics: dict, tables: dict | None = No
 
 # --- data ---------------------------------------------------------------------------------------------------------
 def run_data(ctx: Context, st, stages) -> dict:
-    """Training records of the three classes (+ "when to call" pairs) and the held-out eval set in BFCL format."""
+    """Training and evaluation records of the three classes (+ "when to call" pairs), synthetic and loaded, gated
+    (schema validation, dedup, BFCL leakage), written as JSONL and Hugging Face datasets with a stats report; plus
+    the held-out eval set in BFCL's file layout."""
     from toolcall_dist.config import SYNTHETIC_CATEGORIES
-    from toolcall_dist.data.mix import build_bfcl_holdout, build_dataset
-    from toolcall_dist.data.synthetic import dedup_key
+    from toolcall_dist.data.builder import build
+    from toolcall_dist.data.export import save
     from toolcall_dist.eval.bfcl import write_category
 
     d = ctx.cfg["data"]
-    ds = build_dataset(n=d["n_examples"], ratios=d["ratios"], seed=d["seed"], reference_date=d["reference_date"],
-                       shapes=d["shapes"], domains=d["domains"])
-    counts = {}
-    for cls in DATA_CLASSES:
-        _write_jsonl(st.dir / "train" / f"{cls}.jsonl", ds[cls])
-        counts[cls] = len(ds[cls])
-    log.info("[data] built %s", counts)
-    # The held-out set shares no (tools, user text) with any training record, and is written in BFCL's layout.
-    train_keys = {dedup_key(r) for cls in DATA_CLASSES for r in ds[cls]}
-    holdout = build_bfcl_holdout(d["holdout_per_category"], d["holdout_seed"], d["reference_date"],
-                                 exclude=train_keys, categories=SYNTHETIC_CATEGORIES, domains=d["domains"])
+    res = build(d, categories=SYNTHETIC_CATEGORIES)
+    stats = save(res, st.dir, tokenizer=d["stats_tokenizer"])
+    counts = stats["counts"]["train"]
+    log.info("[data] train %s, eval %s, quarantined %d", counts, stats["counts"]["eval"], stats["quarantined"])
     held = {}
-    for cat, (questions, answers) in holdout.items():
+    for cat, (questions, answers) in res.heldout.items():
         truth = {a["id"]: a["ground_truth"] for a in answers}
         write_category([{**q, "ground_truth": truth.get(q["id"])} for q in questions], cat, st.dir / "heldout")
         held[f"heldout_{cat}"] = len(questions)
-    _log_stage(ctx, "data", {f"data/{k}": v for k, v in {**counts, **held}.items()})
-    return {"counts": counts, "heldout": held, "train_dir": "train", "heldout_dir": "heldout"}
+    _log_stage(ctx, "data", _data_metrics(stats), _data_tables(stats))
+    return {"counts": counts, "eval_counts": stats["counts"]["eval"], "heldout": held,
+            "quarantined": stats["quarantined"], "train_dir": "train", "eval_dir": "eval", "hf_dir": "hf",
+            "heldout_dir": "heldout", "stats": "stats.json"}
+
+
+def _data_metrics(stats: dict) -> dict:
+    """Flat W&B metrics of the data report."""
+    out = {f"data/{cls}": n for cls, n in stats["counts"]["train"].items()}
+    out.update({f"data/eval_{cls}": n for cls, n in stats["counts"]["eval"].items()})
+    out.update({f"data/heldout_{cat}": n for cat, n in stats["counts"]["heldout"].items()})
+    out["data/quarantined"] = stats["quarantined"]
+    for check, by_class in stats["gate"].items():
+        out[f"data/rejected_{check}"] = sum(by_class.values())
+    for split, pct in stats["token_lengths"].items():
+        if isinstance(pct, dict):
+            out.update({f"data/{split}_length_{k}": v for k, v in pct.items()})
+    return out
+
+
+def _data_tables(stats: dict) -> dict:
+    """W&B tables: counts per (group, key), and per (class, domain)."""
+    rows = [[group, key, n] for group in ("shapes", "no_tool_kinds", "corruption_kinds", "pair_kinds", "when_kinds")
+            for key, n in stats[group].items()]
+    domains = [[cls, dom, n] for cls, by in stats["domains"].items() for dom, n in by.items()]
+    return {"data/counts": (["group", "key", "count"], rows), "data/domains": (["class", "domain", "count"], domains)}
 
 
 # --- base model ---------------------------------------------------------------------------------------------------

@@ -102,3 +102,41 @@ def test_cli_unknown_group_option_lists_the_choices():
     assert proc.returncode != 0
     assert "Could not find 'model/nope'" in proc.stderr and "tiny_qwen" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+PRESETS = {  # real checkpoints: family and the serving engine's tool parser for their format
+    "qwen2_5_0_5b": ("qwen2_5", "hermes"), "qwen2_5_1_5b": ("qwen2_5", "hermes"), "qwen2_5_3b": ("qwen2_5", "hermes"),
+    "llama3_2_1b": ("llama3", "llama3_json"), "llama3_2_3b": ("llama3", "llama3_json"),
+    "phi4_mini": ("phi4", "phi4_mini_json"), "mistral_7b_v0_3": ("mistral", "mistral"),
+}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_real_checkpoint_presets_name_family_and_serving_parser(compose, preset):
+    from toolcall_dist.formats import get_format
+
+    conf = validate(compose([f"model={preset}"]))
+    assert (conf.model.family, conf.model.serving_parser) == PRESETS[preset]
+    assert conf.model.name == preset and conf.model.tiny is None and "/" in conf.model.path
+    assert get_format(conf.model.family).family
+
+
+@pytest.mark.parametrize(("preset", "family"), [("tiny_llama", "llama3"), ("tiny_mistral", "mistral"),
+                                                ("tiny_phi", "phi4")])
+def test_tiny_family_presets_compose_with_the_quickstart(compose, preset, family):
+    conf = validate(compose(["+exp=quickstart", f"model={preset}"]))
+    qwen = validate(compose(["+exp=quickstart"]))
+    assert conf.model.family == family and conf.model.path is None
+    assert conf.model.tiny == qwen.model.tiny  # same sizes: only the architecture and the format differ
+
+
+def test_quickstart_tiny_qwen_is_still_the_shipped_base_config(compose):
+    """The family work leaves tiny_qwen's config as the shipped base was built from (its weights stay valid)."""
+    import json
+    from dataclasses import asdict
+
+    from toolcall_dist.pipeline import PROJECT_ROOT
+
+    conf = validate(compose(["+exp=quickstart"]))
+    shipped = [json.loads(p.read_text()) for p in (PROJECT_ROOT / "assets" / "stages").glob("base-*/done.json")]
+    assert conf.model.family == "qwen2_5" and any(d["tiny"] == asdict(conf.model.tiny) for d in shipped)

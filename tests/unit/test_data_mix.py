@@ -23,13 +23,16 @@ def ds():
 
 def test_exact_counts(ds):
     assert {k: len(v) for k, v in ds.items()} == {"good": 60, "no_tool": 20, "bad": 20, "when": 15 + 5}
-    assert {r["kind"] for r in ds["when"]} == {"call_over_prose", "prose_over_call"}
+    assert {r["kind"] for r in ds["when"]} == {"call_over_prose", "call_over_clarification", "prose_over_call"}
+    assert {r["pair_kind"] for r in ds["when"]} == {"format", "relevance"}
+    assert {r["pair_kind"] for r in ds["bad"]} == {"precision"}
     assert all(r["class"] == cls for cls, recs in ds.items() for r in recs)
 
 
 def test_counts_unnormalised_and_missing_keys():
     assert class_counts(10, {"good": 3, "bad": 1, "no_tool": 1}) == {"good": 6, "bad": 2, "no_tool": 2}
     assert class_counts(7, {"good": 1}) == {"good": 7, "bad": 0, "no_tool": 0}
+    assert class_counts(10, {"good": 1, "bad": 1, "no_tool": 1}) == {"good": 4, "bad": 3, "no_tool": 3}  # sums to n
     assert allocate(10, {"a": 1, "b": 1, "c": 1}) == {"a": 4, "b": 3, "c": 3}
     assert sum(allocate(97, {"a": 0.35, "b": 0.3, "c": 0.15, "d": 0.2}).values()) == 97
 
@@ -178,3 +181,26 @@ def test_domains_restrict_every_called_and_offered_tool():
 def test_unknown_domain_is_named():
     with pytest.raises(ValueError, match=r"data.domains: unknown domain\(s\) \['astrology'\]"):
         build_dataset(10, {"good": 1}, seed=0, reference_date="2026-11-24", domains=["astrology"])
+
+
+def test_a_kind_the_tools_cannot_give_moves_to_the_others():
+    from toolcall_dist.data.gates import Gate
+
+    gate = Gate(validate=False)
+    # percentage_of_value has no enum, no date, no entity and is never called in parallel here
+    out = build_dataset(20, {"bad": 1}, seed=0, reference_date=REF, tools=["percentage_of_value"],
+                        shapes={"simple": 1}, gate=gate)
+    assert len(out["bad"]) == 20
+    kinds = {r["kind"] for r in out["bad"]}
+    assert {"invalid_enum", "unresolved_date", "misspelled_entity"}.isdisjoint(kinds) and len(kinds) >= 3
+    assert {k for (check, k) in gate.counts if check == "infeasible"} >= {"invalid_enum", "unresolved_date"}
+
+
+def test_tools_and_avoid_restrict_the_library():
+    out = build_dataset(40, RATIOS, seed=0, reference_date=REF, domains=["weather", "travel"],
+                        avoid=["city_weather_forecast"])
+    for recs in out.values():
+        for rec in recs:
+            assert "city_weather_forecast" not in {t["name"] for t in rec["tools"]}
+    with pytest.raises(ValueError, match="unknown tool name"):
+        build_dataset(10, RATIOS, seed=0, reference_date=REF, tools=["no_such_tool"])

@@ -48,6 +48,12 @@ def test_data_stage_counts_follow_the_ratios(data_run):
     assert info["counts"]["good"] == 100 and info["counts"]["bad"] == 60 and info["counts"]["no_tool"] == 40
     lines = (result.stage_dirs["data"] / "train" / "bad.jsonl").read_text().splitlines()
     assert len(lines) == 60 and all(json.loads(x)["class"] == "bad" for x in lines)
+    stats = json.loads((result.stage_dirs["data"] / "stats.json").read_text())
+    assert stats["counts"]["train"] == info["counts"] and stats["class_ratios"] == {"good": 0.5, "bad": 0.3,
+                                                                                    "no_tool": 0.2}
+    assert stats["quarantined"] == info["quarantined"] == 0
+    for name in ("sft", "dpo", "heldout"):
+        assert (result.stage_dirs["data"] / "hf" / name / "dataset_dict.json").exists()
 
 
 def test_heldout_set_is_bfcl_format_and_disjoint_from_training(data_run):

@@ -7,6 +7,7 @@ the error is in the content (a typo, an unresolved date, a missing key...), neve
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Callable
@@ -105,16 +106,26 @@ def dropped_required(calls: Calls, tools: list[dict], user_text: str, rng: rando
     return out
 
 
+def _as_text(v) -> str:
+    # how a sloppy model stringifies a value: "true", "30", "a, b", or a JSON blob for structured values
+    if isinstance(v, bool):
+        return str(v).lower()
+    if _is_num(v):
+        return fmt_number(v)
+    if isinstance(v, dict) or any(isinstance(x, (dict, list)) for x in v):
+        return json.dumps(v, ensure_ascii=False)
+    return ", ".join(fmt_number(x) if _is_num(x) else str(x) for x in v)
+
+
 def wrong_type(calls: Calls, tools: list[dict], user_text: str, rng: random.Random) -> Calls | None:
-    """A number, boolean or array passed as a string (30 -> "30", True -> "true", [a, b] -> "a, b")."""
+    """A number, boolean, array or object passed as a string (30 -> "30", True -> "true", [a, b] -> "a, b",
+    {"min": 1} -> '{"min": 1}')."""
     cands = [(i, k) for i, c in enumerate(calls) for k, v in c["arguments"].items()
-             if _is_num(v) or isinstance(v, (bool, list))]
+             if _is_num(v) or isinstance(v, (bool, list, dict))]
     if not (hit := _pick(rng, cands)):
         return None
     out = copy_json(calls)
-    v = out[hit[0]]["arguments"][hit[1]]
-    out[hit[0]]["arguments"][hit[1]] = (str(v).lower() if isinstance(v, bool) else fmt_number(v) if _is_num(v)
-                                        else ", ".join(fmt_number(x) if _is_num(x) else str(x) for x in v))
+    out[hit[0]]["arguments"][hit[1]] = _as_text(out[hit[0]]["arguments"][hit[1]])
     return out
 
 

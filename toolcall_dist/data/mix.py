@@ -1,15 +1,17 @@
-"""Build a dataset by class ratio, split a held-out set, and export records in BFCL v4's file format."""
+"""Build a dataset by class ratio, split a held-out set, and build the BFCL-format held-out eval set."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
 
+from .bfcl_format import bfcl_function, bfcl_ground_truth, to_bfcl
 from .corrupt import CORRUPTIONS
+from .gates import Gate
+from .negatives import ARITHMETIC_DOMAINS
 from .synthetic import (
     NO_TOOL_KINDS,
     SHAPES,
-    calls_of,
     dedup_key,
     make_bad,
     make_good,
@@ -18,16 +20,17 @@ from .synthetic import (
     parse_reference_date,
     user_text,
 )
-from .tools import copy_json, library_subset
+from .tools import SPECS, library_subset
 
 RATIO_KEYS = ("good", "bad", "no_tool")
 # BFCL category name -> the good shape (or no_tool kind, for irrelevance) that fills it
 BFCL_CATEGORIES = {"simple_python": "simple", "multiple": "multiple", "parallel": "parallel",
                    "parallel_multiple": "parallel_multiple", "irrelevance": "irrelevant"}
 DEFAULT_SHAPES = {"simple": 0.35, "multiple": 0.3, "parallel": 0.15, "parallel_multiple": 0.2}
-NO_TOOL_MIX = {"chitchat": 0.25, "knowledge": 0.25, "irrelevant": 0.5}
+NO_TOOL_MIX = {"chitchat": 0.15, "knowledge": 0.15, "arithmetic": 0.15, "irrelevant": 0.4, "followup": 0.15}
 BAD_KIND_MIX = {k: 1.0 for k in CORRUPTIONS}  # balanced: the always-applicable kinds would otherwise dominate
 WHEN_EVERY = 4  # one "when" pair per this many good / no_tool records
+INFEASIBLE_AFTER = 300  # attempts without a single record before a shape / kind is declared infeasible
 
 
 def _check_weights(weights: dict, known: tuple[str, ...], what: str) -> dict[str, float]:
@@ -44,12 +47,13 @@ def _check_weights(weights: dict, known: tuple[str, ...], what: str) -> dict[str
 
 
 def class_counts(n: int, ratios: dict[str, float]) -> dict[str, int]:
-    """Records per class: ``round(n * r / sum(ratios))``; missing keys count as 0."""
+    """Records per class, ``n * r / sum(ratios)`` rounded so the counts sum to exactly ``n`` (largest remainder);
+    missing keys count as 0."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     full = _check_weights(ratios, RATIO_KEYS, "data.ratios")
-    total = sum(full.values())
-    return {k: round(n * r / total) for k, r in full.items()}
+    positive = allocate(n, {k: r for k, r in full.items() if r > 0})
+    return {k: positive.get(k, 0) for k in RATIO_KEYS}
 
 
 def allocate(n: int, weights: dict[str, float]) -> dict[str, int]:
@@ -64,22 +68,60 @@ def allocate(n: int, weights: dict[str, float]) -> dict[str, int]:
     return out
 
 
-def _fill(counts: dict[str, int], make: Callable[[str], dict | None], banned: set) -> list[dict]:
-    """Generate ``counts[label]`` unique records per label; ``banned`` holds keys already taken."""
-    out = []
-    for label, count in counts.items():
+def _fill(counts: dict[str, int], make: Callable[[str], dict | None], gate: Gate) -> list[dict]:
+    """Generate ``counts[label]`` records per label that ``gate`` admits (unique, valid, not leaking).
+
+    A label that yields nothing in ``INFEASIBLE_AFTER`` attempts cannot be built from the selected tools (no enum
+    to corrupt, say); its count moves to the labels still to come (or, at the end, to those that worked) and the
+    gate counts it as infeasible."""
+    out, queue, feasible = [], list(counts.items()), []
+    while queue:
+        label, count = queue.pop(0)
         made, attempts = 0, 0
         while made < count:
             attempts += 1
+            if made == 0 and attempts > INFEASIBLE_AFTER:
+                targets = [q for q, _ in queue] or feasible
+                if not targets:
+                    raise RuntimeError(f"no {label!r} record can be built from the selected tools")
+                gate.counts["infeasible", label] += 1
+                extra = allocate(count, {t: 1.0 for t in targets})
+                queue = [(q, c + extra[q]) for q, c in queue] if queue else [(t, n) for t, n in extra.items() if n]
+                break
             if attempts > 50 * count + 200:  # the closed vocabularies ran out of distinct prompts
                 raise RuntimeError(f"could only make {made} unique {label!r} records out of {count}")
             rec = make(label)
-            if rec is None or (key := dedup_key(rec)) in banned:
+            if rec is None or not gate.admit(rec):
                 continue
-            banned.add(key)
             out.append(rec)
             made += 1
+        if made:
+            feasible.append(label)
     return out
+
+
+def select_specs(domains: list[str] | None = None, tools: Iterable[str] | None = None, avoid: Iterable[str] = ()
+                 ) -> list:
+    """Library specs in ``domains`` (all for None), restricted to the names in ``tools`` (all for None), minus
+    ``avoid``; a name outside the library is a ValueError."""
+    specs = library_subset(domains)
+    names, avoid = (None if tools is None else set(tools)), set(avoid)
+    unknown = sorted(((names or set()) | avoid) - {s.name for s in SPECS})
+    if unknown:
+        raise ValueError(f"unknown tool name(s) {unknown}")
+    specs = [s for s in specs if (names is None or s.name in names) and s.name not in avoid]
+    if not specs:
+        raise ValueError(f"no tools left in domains {domains} after restricting to {tools} and avoiding {avoid}")
+    return specs
+
+
+def _feasible_no_tool(kind_w: dict[str, float], specs: list) -> dict[str, float]:
+    # arithmetic negatives never offer a tool that could do the sum; with only such tools the kind is left out
+    if all(s.domain in ARITHMETIC_DOMAINS for s in specs):
+        kind_w = {**kind_w, "arithmetic": 0.0}
+    if sum(kind_w.values()) <= 0:
+        raise ValueError(f"data.no_tool_kinds: no kind can be built from the selected tools ({kind_w})")
+    return kind_w
 
 
 def _bad_kinds(shape_w: dict[str, float]) -> dict[str, float]:
@@ -100,38 +142,62 @@ def _bad_maker(rng: random.Random, reference_date: str, shape_w: dict[str, float
 
 def build_dataset(n: int, ratios: dict[str, float], seed: int, reference_date: str,
                   shapes: dict[str, float] | None = None, exclude: Iterable[tuple] = (),
-                  no_tool_kinds: dict[str, float] | None = None, domains: list[str] | None = None
+                  no_tool_kinds: dict[str, float] | None = None, domains: list[str] | None = None,
+                  tools: Iterable[str] | None = None, avoid: Iterable[str] = (), gate: Gate | None = None
                   ) -> dict[str, list[dict]]:
     """Records by class: ``{"good", "no_tool", "bad", "when"}``, deterministic in ``seed``.
 
-    good/no_tool/bad get exactly ``class_counts(n, ratios)`` records, unique on ``dedup_key`` within a class and
-    disjoint from ``exclude`` (keys of another set, e.g. training data when building a held-out set). Bad pairs are
-    balanced across corruption kinds, their source shapes drawn by ``shapes`` weights; no_tool kinds follow
-    ``no_tool_kinds`` (default ``NO_TOOL_MIX``). "when" pairs are extra, not counted in ``n``: about one per
-    ``WHEN_EVERY`` good (call_over_prose) and no_tool (prose_over_call) records, built from those records.
-    ``domains`` restricts the tools called and offered to those domains (default: the whole library).
+    good/no_tool/bad get exactly ``class_counts(n, ratios)`` records, unique within a class (exact and normalised
+    keys) and disjoint from ``exclude`` (``dedup_key``s of another set, e.g. training data when building a held-out
+    set). Bad pairs are balanced across corruption kinds, their source shapes drawn by ``shapes`` weights; no_tool
+    kinds follow ``no_tool_kinds`` (default ``NO_TOOL_MIX``). "when" pairs are extra, not counted in ``n``: about
+    one per ``WHEN_EVERY`` good (format pairs) and no_tool (relevance pairs) records, built from those records.
+    ``domains`` and ``tools`` restrict the tools called and offered (default: the whole library); tools in
+    ``avoid`` are never offered nor asked for (held-out tools). ``gate`` (default: deduplication only) also
+    validates records and checks them for leakage; it keeps what it has admitted, so a shared gate keeps several
+    builds apart.
     """
-    specs = library_subset(domains)
+    specs = select_specs(domains, tools, avoid)
+    gate = gate if gate is not None else Gate(validate=False)
+    gate.ban(exclude)
+    out = synthesize(class_counts(n, ratios), seed, reference_date, specs, shapes, no_tool_kinds, gate,
+                     avoid=avoid)
+    rng = random.Random(f"{seed}:when")
+    out["when"] = when_pairs(out["good"], out["no_tool"], rng, reference_date, gate)
+    rng.shuffle(out["when"])
+    return out
+
+
+def synthesize(counts: dict[str, int], seed: int, reference_date: str, specs: list,
+               shapes: dict[str, float] | None, no_tool_kinds: dict[str, float] | None, gate: Gate,
+               avoid: Iterable[str] = ()) -> dict[str, list[dict]]:
+    """``counts[cls]`` synthetic good / no_tool / bad records over ``specs``, each admitted by ``gate``."""
     parse_reference_date(reference_date)
-    counts = class_counts(n, ratios)
+    request_pool = [s for s in SPECS if s.name not in set(avoid)]
     shape_w = _check_weights(DEFAULT_SHAPES if shapes is None else shapes, SHAPES, "data.shapes")
-    kind_w = _check_weights(NO_TOOL_MIX if no_tool_kinds is None else no_tool_kinds, NO_TOOL_KINDS,
-                            "data.no_tool_kinds")
-    excluded = set(exclude)
+    kind_w = _feasible_no_tool(_check_weights(NO_TOOL_MIX if no_tool_kinds is None else no_tool_kinds,
+                                              NO_TOOL_KINDS, "data.no_tool_kinds"), specs)
     # one stream per class, so changing one class's count leaves the others' records unchanged
-    rngs = {k: random.Random(f"{seed}:{k}") for k in ("good", "no_tool", "bad", "when")}
-    good = _fill(allocate(counts["good"], shape_w), lambda s: make_good(rngs["good"], reference_date, s, specs),
-                 set(excluded))
-    no_tool = _fill(allocate(counts["no_tool"], kind_w),
-                    lambda k: make_no_tool(rngs["no_tool"], reference_date, k, specs), set(excluded))
-    bad = _fill(allocate(counts["bad"], _bad_kinds(shape_w)), _bad_maker(rngs["bad"], reference_date, shape_w, specs),
-                set(excluded))
-    r = rngs["when"]
-    sources = (r.sample(good, round(len(good) / WHEN_EVERY)) + r.sample(no_tool, round(len(no_tool) / WHEN_EVERY)))
-    when = [make_when(rec, r, reference_date) for rec in sources]
-    for cls, recs in (("good", good), ("no_tool", no_tool), ("bad", bad), ("when", when)):
+    rngs = {k: random.Random(f"{seed}:{k}") for k in RATIO_KEYS}
+    out = {
+        "good": _fill(allocate(counts.get("good", 0), shape_w),
+                      lambda s: make_good(rngs["good"], reference_date, s, specs), gate),
+        "no_tool": _fill(allocate(counts.get("no_tool", 0), kind_w),
+                         lambda k: make_no_tool(rngs["no_tool"], reference_date, k, specs, request_pool), gate),
+        "bad": _fill(allocate(counts.get("bad", 0), _bad_kinds(shape_w)),
+                     _bad_maker(rngs["bad"], reference_date, shape_w, specs), gate),
+    }
+    for cls, recs in out.items():
         rngs[cls].shuffle(recs)  # interleave shapes / kinds
-    return {"good": good, "no_tool": no_tool, "bad": bad, "when": when}
+    return out
+
+
+def when_pairs(good: list[dict], no_tool: list[dict], rng: random.Random, reference_date: str, gate: Gate,
+               every: int = WHEN_EVERY) -> list[dict]:
+    """About one format pair per ``every`` good records and one relevance pair per ``every`` no_tool records."""
+    sources = rng.sample(good, round(len(good) / every)) + rng.sample(no_tool, round(len(no_tool) / every))
+    pairs = (make_when(rec, rng, reference_date) for rec in sources)
+    return [p for p in pairs if p is not None and gate.admit(p)]
 
 
 def split_holdout(dataset: dict[str, list[dict]], fraction: float, seed: int
@@ -147,80 +213,24 @@ def split_holdout(dataset: dict[str, list[dict]], fraction: float, seed: int
     return train, hold
 
 
-def _bfcl_value(value, prop: dict):
-    # BFCL types JSON "number" as float: write 30 as 30.0 so the checker does not mistake it for a variable
-    if prop.get("type") == "number" and type(value) is int:
-        return float(value)
-    if prop.get("type") == "array" and isinstance(value, list):
-        return [_bfcl_value(v, prop.get("items", {})) for v in value]
-    return value
-
-
-def bfcl_ground_truth(call: dict, tool: dict) -> dict:
-    """``{name: {param: [acceptable values]}}`` for one call, BFCL style ("" = may be omitted)."""
-    params = tool["parameters"]
-    props, required = params.get("properties", {}), set(params.get("required", []))
-    args = call["arguments"]
-    extra = set(args) - set(props)
-    if extra:
-        raise ValueError(f"call to {call['name']} has arguments not in its schema: {sorted(extra)}")
-    out = {}
-    for name, prop in props.items():
-        if name in args:
-            out[name] = [_bfcl_value(args[name], prop)]
-            if "default" in prop and prop["default"] == args[name]:
-                out[name].append("")
-        elif name in required:
-            raise ValueError(f"call to {call['name']} lacks required argument {name!r}")
-        else:
-            out[name] = ([_bfcl_value(prop["default"], prop)] if "default" in prop else []) + [""]
-    return {call["name"]: out}
-
-
-def bfcl_function(tool: dict) -> dict:
-    """A tool schema as BFCL writes it: top-level parameters ``"type": "dict"``."""
-    out = copy_json(tool)
-    out["parameters"]["type"] = "dict"
-    return out
-
-
-def to_bfcl(records: list[dict], category: str) -> tuple[list[dict], list[dict]]:
-    """BFCL v4 (questions, answers) for good records and irrelevant no_tool records; others are skipped.
-
-    Irrelevant records produce a question but no answer, as in BFCL's irrelevance category.
-    """
-    questions, answers = [], []
-    for rec in records:
-        good = rec.get("class") == "good" and rec.get("shape") in SHAPES
-        if not (good or (rec.get("class") == "no_tool" and rec.get("kind") == "irrelevant")):
-            continue
-        qid = f"{category}_{len(questions)}"
-        system, user = copy_json(rec["messages"][0]), copy_json(rec["messages"][1])
-        functions = [bfcl_function(t) for t in rec["tools"]]
-        questions.append({"id": qid, "question": [[system, user]], "function": functions})
-        if good:
-            by_name = {t["name"]: t for t in rec["tools"]}
-            answers.append({"id": qid, "ground_truth": [bfcl_ground_truth(c, by_name[c["name"]])
-                                                        for c in calls_of(rec["messages"][2])]})
-    return questions, answers
-
-
 def build_bfcl_holdout(per_category: int, seed: int, reference_date: str, exclude: Iterable[tuple] = (),
-                       categories: Iterable[str] = tuple(BFCL_CATEGORIES), domains: list[str] | None = None
-                       ) -> dict[str, tuple[list, list]]:
+                       categories: Iterable[str] = tuple(BFCL_CATEGORIES), domains: list[str] | None = None,
+                       tools: Iterable[str] | None = None, gate: Gate | None = None) -> dict[str, tuple[list, list]]:
     """Held-out synthetic eval set: ``{category: (questions, answers)}`` in BFCL format, disjoint from ``exclude``
-    (e.g. the ``dedup_key`` of every training record) and across categories."""
+    (e.g. the ``dedup_key`` of every training record) and across categories; ``tools`` restricts the tools called
+    and offered (the held-out tools of a split by tool)."""
     excluded, out = set(exclude), {}
+    tools = None if tools is None else list(tools)
     for i, cat in enumerate(categories):
         if cat not in BFCL_CATEGORIES:
             raise ValueError(f"unknown synthetic BFCL category {cat!r}; known: {list(BFCL_CATEGORIES)}")
         sub_seed = seed + 7919 * (i + 1)  # distinct streams, so categories do not share opening prompts
         if cat == "irrelevance":
             recs = build_dataset(per_category, {"no_tool": 1}, sub_seed, reference_date, exclude=excluded,
-                                 no_tool_kinds={"irrelevant": 1}, domains=domains)["no_tool"]
+                                 no_tool_kinds={"irrelevant": 1}, domains=domains, tools=tools, gate=gate)["no_tool"]
         else:
             recs = build_dataset(per_category, {"good": 1}, sub_seed, reference_date, exclude=excluded,
-                                 shapes={BFCL_CATEGORIES[cat]: 1}, domains=domains)["good"]
+                                 shapes={BFCL_CATEGORIES[cat]: 1}, domains=domains, tools=tools, gate=gate)["good"]
         excluded |= {dedup_key(r) for r in recs}
         out[cat] = to_bfcl(recs, cat)
     return out
@@ -228,4 +238,4 @@ def build_bfcl_holdout(per_category: int, seed: int, reference_date: str, exclud
 
 __all__ = ["BFCL_CATEGORIES", "DEFAULT_SHAPES", "NO_TOOL_KINDS", "NO_TOOL_MIX", "RATIO_KEYS", "allocate",
            "bfcl_function", "bfcl_ground_truth", "build_bfcl_holdout", "build_dataset", "class_counts",
-           "split_holdout", "to_bfcl"]
+           "select_specs", "split_holdout", "to_bfcl", "when_pairs"]

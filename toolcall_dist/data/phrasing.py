@@ -17,14 +17,14 @@ CHITCHAT: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
      ("I'm doing well, thanks for asking! How can I help?", "All good here. What can I do for you?")),
     (("bye", "goodbye!", "see you later", "that's all for now"),
      ("Goodbye! Have a great day.", "See you! Reach out anytime.")),
-    (("who are you?", "what are you?", "what can you do?"),
+    (("who are you?", "what are you?", "what kinds of things can you help with?"),
      ("I'm a helpful assistant. I can answer questions and use the tools available to me when a request "
       "needs them.",)),
     (("ok", "great", "cool, got it", "perfect"), ("Glad that works! Anything else?", "Great!")),
 ]
 
 KNOWLEDGE: list[tuple[str, str]] = [
-    ("What is the capital of France?", "The capital of France is Paris."),
+    ("What is the capital of Canada?", "The capital of Canada is Ottawa."),
     ("What is the capital of Japan?", "The capital of Japan is Tokyo."),
     ("Who wrote Romeo and Juliet?", "Romeo and Juliet was written by William Shakespeare."),
     ("How many continents are there?", "There are seven continents."),

@@ -77,13 +77,15 @@ def reading_drills(records: list[dict], seed: int, per_request: int = 1) -> list
 def prose_only(records: list[dict], seed: int) -> list[dict]:
     """``{"messages", "tools"}`` conversations whose assistant turns are all prose.
 
-    Good-call records keep their system and user turns and get a hedging reply; no-tool records are kept as is.
+    Good-call records keep their system and user turns and get a hedging reply; no-tool records are kept as is,
+    except follow-ups, whose history holds a call.
     """
     rng = random.Random(seed)
     out = []
     for rec in records:
         if rec["class"] == "no_tool":
-            out.append({"messages": rec["messages"], "tools": rec["tools"]})
+            if not any(m.get("tool_calls") for m in rec["messages"]):  # a follow-up's history holds a call
+                out.append({"messages": rec["messages"], "tools": rec["tools"]})
         elif rec["class"] == "good":
             head = [m for m in rec["messages"] if m["role"] in ("system", "user")][:2]
             calls = next(m["tool_calls"] for m in rec["messages"] if m.get("tool_calls"))

@@ -2,26 +2,37 @@
 
 All functions are pure given the ``random.Random`` they receive; records are JSON-serialisable dicts following the
 Hugging Face chat convention (assistant ``tool_calls[].function.arguments`` is a dict, not a JSON string).
+
+Record layout (every record has ``id``, ``class``, ``source`` and ``tools``):
+good ``{shape, messages}``; no_tool ``{kind, messages}``; bad and when ``{kind, pair_kind, prompt, chosen, rejected}``
+with ``pair_kind`` one of precision (bad), format or relevance (when). Records share their tool schemas with the
+library, and pairs share turns with the records they come from: treat records as read-only (``copy_json`` first).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import random
 
 from . import phrasing
 from .corrupt import corrupt
-from .tools import SPECS, copy_json, get_spec, related, specs_in_domain
+from .negatives import ARITHMETIC_DOMAINS, arithmetic_turn, followup_turn
+from .pairs import PAIR_KINDS, clarification, fake_arguments, narration
+from .tools import SPEC_BY_NAME, SPECS, copy_json, get_spec, related, specs_in_domain
 from .toolspec import ToolSpec
 from .vocab import weekday_name
 
 SHAPES = ("simple", "multiple", "parallel", "parallel_multiple")
-NO_TOOL_KINDS = ("chitchat", "knowledge", "irrelevant")
-WHEN_KINDS = ("call_over_prose", "prose_over_call")
+NO_TOOL_KINDS = ("chitchat", "knowledge", "arithmetic", "irrelevant", "followup")
+WHEN_KINDS = ("call_over_prose", "call_over_clarification", "prose_over_call")
+SYNTHETIC = "synthetic"
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False) without per-call setup
 
 
+@functools.lru_cache(maxsize=64)
 def parse_reference_date(reference_date: str) -> dt.date:
     """ISO date string -> ``date``; raises ValueError naming the bad value."""
     try:
@@ -39,7 +50,7 @@ def system_message(reference_date: str) -> dict:
 
 def call_message(calls: list[dict]) -> dict:
     """Assistant turn carrying ``calls`` ([{"name", "arguments"}]) as HF-style tool_calls."""
-    tool_calls = [{"type": "function", "function": {"name": c["name"], "arguments": copy_json(c["arguments"])}}
+    tool_calls = [{"type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
                   for c in calls]
     return {"role": "assistant", "content": "", "tool_calls": tool_calls}
 
@@ -49,20 +60,34 @@ def calls_of(message: dict) -> list[dict]:
     return [copy_json(tc["function"]) for tc in message.get("tool_calls", [])]
 
 
+def _turns(record: dict) -> list[dict]:
+    return record["messages"] if "messages" in record else record["prompt"]
+
+
+def user_texts(record: dict) -> list[str]:
+    """Every user turn of any record class (of the prompt, for pairs), in order."""
+    return [m["content"] for m in _turns(record) if m["role"] == "user"]
+
+
 def user_text(record: dict) -> str:
-    """The user's words of any record class."""
-    turns = record["messages"] if "messages" in record else record["prompt"]
-    return next(m["content"] for m in turns if m["role"] == "user")
+    """The user's first words in any record class."""
+    return next(m["content"] for m in _turns(record) if m["role"] == "user")
+
+
+def call_index(messages: list[dict]) -> int | None:
+    """Index of the first assistant turn that makes calls, or None."""
+    return next((i for i, m in enumerate(messages) if m["role"] == "assistant" and m.get("tool_calls")), None)
 
 
 def dedup_key(record: dict) -> tuple:
-    """(offered tool names, user text): two records with the same key are duplicates."""
-    return tuple(t["name"] for t in record["tools"]), user_text(record)
+    """(offered tool names, user turns joined by newlines): two records with the same key are duplicates."""
+    return tuple(t["name"] for t in record["tools"]), "\n".join(user_texts(record))
 
 
 def _rid(cls: str, record: dict) -> str:
     # content hash: stable across runs, unique per class after dedup
-    raw = json.dumps([cls, record.get("kind", record.get("shape")), *dedup_key(record)], ensure_ascii=False)
+    names, users = dedup_key(record)
+    raw = "\x1f".join([cls, str(record.get("kind", record.get("shape"))), *names, users])
     return f"{cls}-{hashlib.sha1(raw.encode()).hexdigest()[:12]}"
 
 
@@ -132,27 +157,39 @@ def make_good(rng: random.Random, reference_date: str, shape: str, specs: list[T
     results = [(spec, args, spec.fake_result(args, rng)) for spec, args in calls]
     messages = [system_message(reference_date), {"role": "user", "content": text},
                 call_message([{"name": s.name, "arguments": a} for s, a in calls])]
-    messages += [{"role": "tool", "name": s.name, "content": json.dumps(r, ensure_ascii=False)} for s, _, r in results]
+    messages += [{"role": "tool", "name": s.name, "content": _JSON(r)} for s, _, r in results]
     messages.append({"role": "assistant", "content": " ".join(s.final_answer(a, r) for s, a, r in results)})
-    rec = {"class": "good", "shape": shape, "tools": [copy_json(s.schema) for s in offered], "messages": messages}
+    rec = {"class": "good", "shape": shape, "source": SYNTHETIC, "tools": [s.schema for s in offered],
+           "messages": messages}
     return {"id": _rid("good", rec), **rec}
 
 
-def make_no_tool(rng: random.Random, reference_date: str, kind: str, specs: list[ToolSpec] | None = None) -> dict:
-    """A conversation that must be answered in prose although tools are offered (drawn from ``specs``)."""
+def make_no_tool(rng: random.Random, reference_date: str, kind: str, specs: list[ToolSpec] | None = None,
+                 request_pool: list[ToolSpec] | None = None) -> dict | None:
+    """A conversation that must be answered in prose although tools are offered (drawn from ``specs``).
+
+    ``request_pool`` holds the tools whose requests may be refused as irrelevant (default: the whole library);
+    None is returned when ``kind`` cannot be built from these tools.
+    """
     specs = specs or SPECS
     if kind not in NO_TOOL_KINDS:
         raise ValueError(f"unknown no_tool kind {kind!r}; known: {NO_TOOL_KINDS}")
     ref = parse_reference_date(reference_date)
-    if kind == "chitchat":
-        users, replies = rng.choice(phrasing.CHITCHAT)
-        text, reply = rng.choice(users), rng.choice(replies)
-        offered = rng.sample(specs, min(len(specs), rng.randint(1, 3)))
-    elif kind == "knowledge":
-        text, reply = rng.choice(phrasing.KNOWLEDGE)
-        offered = rng.sample(specs, min(len(specs), rng.randint(1, 3)))
-    else:
-        spec = rng.choice(SPECS)  # the request may come from anywhere in the library...
+    head = [system_message(reference_date)]
+    if kind in ("chitchat", "knowledge", "arithmetic"):
+        if kind == "chitchat":
+            users, replies = rng.choice(phrasing.CHITCHAT)
+            text, reply = rng.choice(users), rng.choice(replies)
+        elif kind == "knowledge":
+            text, reply = rng.choice(phrasing.KNOWLEDGE)
+        else:
+            text, reply = arithmetic_turn(rng)
+        pool = [s for s in specs if kind != "arithmetic" or s.domain not in ARITHMETIC_DOMAINS]
+        if not pool:
+            return None
+        offered = rng.sample(pool, min(len(pool), rng.randint(1, 3)))
+    elif kind == "irrelevant":
+        spec = rng.choice(request_pool or SPECS)  # the request may come from anywhere in the library...
         pool = [s for s in specs if not related(s.domain, spec.domain)]  # ...the offered tools cannot serve it
         if pool and rng.random() < 0.75:  # mostly real tool requests routed to unrelated tools: the hard case
             _, text = _request(rng, spec, ref)
@@ -162,45 +199,91 @@ def make_no_tool(rng: random.Random, reference_date: str, kind: str, specs: list
             pool = specs
         offered = rng.sample(pool, min(len(pool), rng.randint(1, 3)))
         reply = rng.choice(phrasing.REFUSALS).format(cap=cap)
-    messages = [system_message(reference_date), {"role": "user", "content": text},
-                {"role": "assistant", "content": reply}]
-    rec = {"class": "no_tool", "kind": kind, "tools": [copy_json(s.schema) for s in offered], "messages": messages}
+    else:  # followup: a finished tool conversation, then a question its tool result already answers
+        for _ in range(5):  # a few tools return nothing worth asking about again ({"enabled": true})
+            good = make_good(rng, reference_date, "simple", specs)
+            if (turn := followup_turn(rng, good["messages"])) is not None:
+                break
+        else:
+            return None
+        (text, reply), head = turn, good["messages"]
+    messages = [*head, {"role": "user", "content": text}, {"role": "assistant", "content": reply}]
+    tools = good["tools"] if kind == "followup" else [s.schema for s in offered]
+    rec = {"class": "no_tool", "kind": kind, "source": SYNTHETIC, "tools": tools, "messages": messages}
     return {"id": _rid("no_tool", rec), **rec}
 
 
-def bad_from_good(good: dict, rng: random.Random, kinds: list[str] | None = None) -> dict | None:
-    """DPO pair from a good record: chosen = its calls, rejected = a corruption of them (None if none applies)."""
-    calls = calls_of(good["messages"][2])
-    hit = corrupt(calls, good["tools"], user_text(good), rng, kinds)
+def bad_from_good(good: dict, rng: random.Random, kinds: list[str] | None = None,
+                  allowed: set[str] | None = None) -> dict | None:
+    """DPO pair from a good record: chosen = its calls, rejected = a corruption of them (None if none applies).
+
+    A call rerouted to a library tool that was not offered gets that tool added to the pair's offered tools, so
+    the rejected call is wrong in content, not a call to an unknown function; with ``allowed`` (tool names) a
+    reroute outside it gives None, so held-out tools never reach training pairs."""
+    i = call_index(good["messages"])
+    if i is None:
+        return None
+    prompt, calls = good["messages"][:i], calls_of(good["messages"][i])
+    tools = list(good["tools"])
+    hit = corrupt(calls, tools, [m["content"] for m in prompt if m["role"] == "user"][-1], rng, kinds)
     if hit is None:
         return None
     kind, bad = hit
-    rec = {"class": "bad", "kind": kind, "tools": copy_json(good["tools"]), "prompt": copy_json(good["messages"][:2]),
-           "chosen": [call_message(calls)], "rejected": [call_message(bad)]}
+    offered = {t["name"] for t in tools}
+    added = sorted({c["name"] for c in bad if c["name"] not in offered and c["name"] in SPEC_BY_NAME})
+    if allowed is not None and not set(added) <= allowed:
+        return None
+    tools += [SPEC_BY_NAME[name].schema for name in added]
+    rec = {"class": "bad", "kind": kind, "pair_kind": PAIR_KINDS["bad"], "source": good.get("source", SYNTHETIC),
+           "tools": tools, "prompt": list(prompt), "chosen": [call_message(calls)],
+           "rejected": [call_message(bad)]}
     return {"id": _rid("bad", rec), **rec}
 
 
 def make_bad(rng: random.Random, reference_date: str, shape: str, kinds: list[str] | None = None,
              specs: list[ToolSpec] | None = None) -> dict | None:
-    """A fresh good conversation of ``shape`` turned into a chosen/rejected call pair."""
-    return bad_from_good(make_good(rng, reference_date, shape, specs), rng, kinds)
+    """A fresh good conversation of ``shape`` turned into a chosen/rejected call pair (tools from ``specs``)."""
+    good = make_good(rng, reference_date, shape, specs)
+    return bad_from_good(good, rng, kinds, allowed=None if specs is None else {s.name for s in specs})
 
 
-def make_when(record: dict, rng: random.Random, reference_date: str) -> dict:
-    """DPO pair teaching whether to call: from a good record (call beats hedging prose) or a no_tool record
-    (prose beats a spurious call)."""
-    prompt = copy_json(record["messages"][:2])
+def _spurious_call(record: dict, rng: random.Random, reference_date: str) -> dict | None:
+    # a follow-up is answered from the earlier result: calling again is the mistake; otherwise any offered tool
+    i = call_index(record["messages"])
+    if i is not None:
+        return call_message(calls_of(record["messages"][i]))
+    if not record["tools"]:
+        return None
+    tool = rng.choice(record["tools"])
+    if tool["name"] in SPEC_BY_NAME:
+        args, _ = get_spec(tool["name"]).sample(rng, parse_reference_date(reference_date))
+    else:
+        words = [w.strip(".,?!\"'") for w in user_texts(record)[-1].split() if w[:1].isupper()]
+        args = fake_arguments(tool.get("parameters", {}), words, rng)
+    return call_message([{"name": tool["name"], "arguments": args}])
+
+
+def make_when(record: dict, rng: random.Random, reference_date: str, p_clarify: float = 0.35) -> dict | None:
+    """DPO pair teaching whether to call; None when the record offers nothing to build one from.
+
+    From a good record (format pair): its call beats narration or, with probability ``p_clarify``, a needless
+    clarifying question. From a no_tool record (relevance pair): its prose reply beats a spurious call.
+    """
     if record["class"] == "good":
-        kind, chosen = "call_over_prose", copy_json(record["messages"][2])
-        cap = get_spec(chosen["tool_calls"][0]["function"]["name"]).capability
-        rejected = {"role": "assistant", "content": rng.choice(phrasing.HEDGES).format(cap=cap)}
+        i = call_index(record["messages"])
+        if i is None:
+            return None
+        prompt, chosen = record["messages"][:i], record["messages"][i]
+        question = clarification(rng, chosen["tool_calls"]) if rng.random() < p_clarify else None
+        kind = "call_over_clarification" if question else "call_over_prose"
+        rejected = {"role": "assistant", "content": question or narration(rng, chosen["tool_calls"])}
     elif record["class"] == "no_tool":
-        kind, chosen = "prose_over_call", copy_json(record["messages"][2])
-        spec = get_spec(rng.choice(record["tools"])["name"])
-        args, _ = spec.sample(rng, parse_reference_date(reference_date))
-        rejected = call_message([{"name": spec.name, "arguments": args}])
+        prompt, chosen = record["messages"][:-1], record["messages"][-1]
+        kind, rejected = "prose_over_call", _spurious_call(record, rng, reference_date)
+        if rejected is None:
+            return None
     else:
         raise ValueError(f"'when' pairs derive from good or no_tool records, got class {record['class']!r}")
-    rec = {"class": "when", "kind": kind, "tools": copy_json(record["tools"]), "prompt": prompt,
-           "chosen": [chosen], "rejected": [rejected]}
+    rec = {"class": "when", "kind": kind, "pair_kind": PAIR_KINDS[kind], "source": record.get("source", SYNTHETIC),
+           "tools": list(record["tools"]), "prompt": prompt, "chosen": [chosen], "rejected": [rejected]}
     return {"id": _rid("when", rec), **rec}

@@ -5,10 +5,20 @@ To add tools, append ``ToolSpec`` objects to a domain module (or a new module li
 
 from __future__ import annotations
 
-from . import tools_numbers, tools_office, tools_outdoor
+from . import (
+    tools_files,
+    tools_health,
+    tools_media,
+    tools_numbers,
+    tools_office,
+    tools_outdoor,
+    tools_places,
+    tools_work,
+)
 from .toolspec import ToolSpec
 
-_MODULES = (tools_outdoor, tools_office, tools_numbers)
+_MODULES = (tools_outdoor, tools_office, tools_numbers, tools_places, tools_work, tools_media, tools_health,
+            tools_files)
 
 SPECS: list[ToolSpec] = [spec for mod in _MODULES for spec in mod.TOOLS]
 SPEC_BY_NAME: dict[str, ToolSpec] = {s.name: s for s in SPECS}
@@ -20,7 +30,7 @@ DOMAINS: list[str] = sorted({s.domain for s in SPECS})
 
 # Domains whose tools could plausibly serve each other's requests; never used as "irrelevant" distractors.
 RELATED_DOMAINS: list[set[str]] = [{"math", "units", "finance"}, {"travel", "maps", "weather"},
-                                   {"calendar", "messaging"}]
+                                   {"calendar", "messaging"}, {"food", "health", "shopping"}, {"files", "messaging"}]
 
 
 def copy_json(obj):

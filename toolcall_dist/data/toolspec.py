@@ -44,6 +44,7 @@ class ToolSpec:
     answer: str  # final-answer template over args + result fields
     distinct: tuple[str, ...] = ()  # params that must take different values (origin != destination)
     schema: dict = field(init=False, repr=False, compare=False)
+    _by_name: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         props = {p.name: dict(p.schema) for p in self.params}
@@ -51,6 +52,7 @@ class ToolSpec:
         schema = {"name": self.name, "description": self.description,
                   "parameters": {"type": "object", "properties": props, "required": required}}
         object.__setattr__(self, "schema", schema)
+        object.__setattr__(self, "_by_name", {p.name: p for p in self.params})
         for t in self.questions + self.clauses:  # fail fast on a template that cannot ground a required arg
             outside = _SLOT.findall(_OPT.sub("", t))
             missing = set(required) - set(outside)
@@ -59,7 +61,7 @@ class ToolSpec:
 
     def param(self, name: str) -> Param:
         """Param by name."""
-        return next(p for p in self.params if p.name == name)
+        return self._by_name[name]
 
     def sample(self, rng: random.Random, ref: dt.date, template: str | None = None,
                p_optional: float = 0.5) -> tuple[dict, str]:

@@ -59,6 +59,7 @@ def weekday_name(day: dt.date) -> str:
     return WEEKDAYS[day.weekday()]
 
 
+@functools.lru_cache(maxsize=4096)
 def resolve_date_phrase(phrase: str, ref: dt.date) -> str | None:
     """Resolve a relative/absolute date phrase against ``ref`` to ISO-8601, or None if unrecognised.
 

@@ -4,14 +4,20 @@ Tools are listed as JSON lines inside ``<tools></tools>`` in the system turn; th
 ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` block per call; results come back in a user turn as
 ``<tool_response>`` blocks. The template below is used only for tokenizers without a template of their own (the
 tiny test tokenizer); real Qwen tokenizers render with their shipped template.
+
+Parsing: a call is a ``<tool_call>`` opener followed by a complete JSON call object (or a list of them); the closing
+tag may be missing (generation stopped at ``<|im_end|>``), prose may surround the blocks, Qwen3 reasoning
+(``<think>...</think>``) is skipped. Markdown code blocks: the ``<tool_call>`` token is what makes a call, so a
+block inside a code fence is still recovered, while a bare JSON object in a fence (no opener) is not a call, as
+vLLM's ``hermes`` parser would treat it.
 """
 
 from __future__ import annotations
 
 import json
-import re
 
 from toolcall_dist.formats.base import ChatFormat
+from toolcall_dist.formats.jsonscan import calls_in_value, cut_at, decode_at
 
 _TOOLS_PREAMBLE = (
     "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
@@ -54,19 +60,19 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
 )
 
-_CALL_RE = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
+OPEN = "<tool_call>"
 
 
-def _to_call(obj) -> dict | None:
-    if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
-        return None
-    args = obj.get("arguments", obj.get("parameters", {}))
-    if isinstance(args, str):  # some models emit the arguments object as a JSON string
-        try:
-            args = json.loads(args)
-        except (ValueError, RecursionError):
-            return None
-    return {"name": obj["name"], "arguments": args} if isinstance(args, dict) else None
+def visible_part(text: str) -> str:
+    """The answer part of a Qwen3 output: reasoning (``<think>...</think>``, or text before a bare ``</think>``
+    when the prompt pre-filled ``<think>``) is dropped; a reasoning block cut off before ``</think>`` leaves nothing.
+    A ``</think>`` that only appears after a call opener is inside the call's arguments and is left alone."""
+    close = text.find("</think>")
+    if text.lstrip().startswith("<think>"):  # markers inside the reasoning are only words
+        return "" if close < 0 else text[close + len("</think>"):]
+    if close >= 0 and text.find(OPEN, 0, close) < 0:
+        return text[close + len("</think>"):]
+    return text
 
 
 class QwenFormat(ChatFormat):
@@ -76,17 +82,21 @@ class QwenFormat(ChatFormat):
     eos = "<|im_end|>"
     chat_template = CHAT_TEMPLATE
 
-    def parse(self, text: str) -> list[dict]:
-        """Every well-formed ``<tool_call>`` block, in order; a block cut off by the token limit still counts."""
-        calls = []
-        for body in _CALL_RE.findall(text.split(self.eos)[0]):
-            try:
-                obj = json.loads(body.strip())
-            except (ValueError, RecursionError):
-                continue  # a malformed block is not a call, as a serving-side parser would drop it
-            call = _to_call(obj)
-            if call is not None:
-                calls.append(call)
+    def _parse(self, text: str) -> list[dict]:
+        """Every ``<tool_call>`` block whose JSON is complete, in order (a missing ``</tool_call>`` is tolerated).
+
+        The JSON is decoded from the opener on, so a ``</tool_call>`` inside an argument string does not end the
+        call; a block whose JSON is malformed or cut off is not a call, as a serving-side parser would drop it.
+        """
+        text = cut_at(visible_part(text), (self.eos, "<|endoftext|>"))
+        calls, pos = [], 0
+        while (i := text.find(OPEN, pos)) >= 0:
+            pos = i + len(OPEN)
+            found = decode_at(text, pos)
+            if found is None:
+                continue
+            value, pos = found  # resume after the JSON: markers inside its strings are not openers
+            calls.extend(calls_in_value(value) or [])
         return calls
 
 

@@ -36,12 +36,6 @@ def find_gguf(gguf_file: str, gguf_package: str | None) -> Path:
     return path
 
 
-def template_supports_tools(tokenizer) -> bool:
-    """Whether the tokenizer's own chat template renders a ``tools`` list (otherwise tools would vanish)."""
-    template = getattr(tokenizer, "chat_template", None) or ""
-    return "tools" in template
-
-
 def clean_bpe_tokenizer(gguf_tokenizer, bos: str, eos: str, pad: str, unk: str):
     """A plain byte-level BPE tokenizer with the GGUF's vocabulary and merges.
 
@@ -115,6 +109,7 @@ def prepare_base(m: dict, out_dir: Path) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from toolcall_dist.formats import get_format
+    from toolcall_dist.formats.base import template_supports_tools
 
     fmt = get_format(m["family"])
     if m["gguf_file"]:
@@ -130,7 +125,7 @@ def prepare_base(m: dict, out_dir: Path) -> dict:
     missing = [t for t in fmt.special_tokens if len(tokenizer.encode(t, add_special_tokens=False)) != 1]
     if problems and not m["add_format_tokens"]:
         raise ConfigError(lint_message(fmt, problems))
-    needs_template = not template_supports_tools(tokenizer)
+    needs_template = not template_supports_tools(getattr(tokenizer, "chat_template", None))
     if not m["gguf_file"] and not missing and not needs_template:
         return {"model_dir": m["path"], **source, "added_tokens": {}, "template": "own"}
 

@@ -1,5 +1,6 @@
-"""The tiny CPU model family: a Qwen2-architecture model built from config, a tokenizer trained here, and a
-prose-only warm-up so that "base" behaves like a real instruct model (it answers in prose, never with a call).
+"""The tiny CPU models: the family's architecture (Qwen2, Llama, Mistral or Phi-3) built from config, a tokenizer
+trained here whose format delimiters are single special tokens, and a prose-only warm-up so that "base" behaves like
+a real instruct model (it answers in prose, never with a call).
 
 The build is deterministic from ``tiny.seed`` and the conversations it is given; the result is a normal Hugging Face
 directory (config, safetensors, tokenizer with chat template) that every later stage loads like any checkpoint.
@@ -18,15 +19,15 @@ from toolcall_dist.formats import get_format
 
 log = logging.getLogger(__name__)
 
-PAD = "<|endoftext|>"
-
 
 def _render(fmt, messages, tools) -> str:
     from transformers.utils.chat_template_utils import render_jinja_template
 
     from toolcall_dist.formats.base import as_template_tools
 
-    rendered, _ = render_jinja_template([messages], tools=as_template_tools(tools), chat_template=fmt.chat_template)
+    specials = {"bos_token": fmt.bos or "", "eos_token": fmt.eos}
+    rendered, _ = render_jinja_template([fmt.prepare(messages, tools)], tools=as_template_tools(tools),
+                                        chat_template=fmt.chat_template, **specials, **fmt.template_kwargs)
     return rendered[0]
 
 
@@ -36,7 +37,7 @@ def train_tokenizer(texts: list[str], vocab_size: int, family: str):
     from transformers import PreTrainedTokenizerFast
 
     fmt = get_format(family)
-    specials = [PAD, *fmt.special_tokens]
+    specials = [fmt.pad, *(t for t in fmt.special_tokens if t != fmt.pad)]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -44,9 +45,36 @@ def train_tokenizer(texts: list[str], vocab_size: int, family: str):
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, min_frequency=2,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=fmt.eos, pad_token=PAD)
+    bos = {"bos_token": fmt.bos} if fmt.bos else {}  # only families whose template writes one
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=fmt.eos, pad_token=fmt.pad, **bos)
     fast.chat_template = fmt.chat_template
     return fast
+
+
+# The architecture of each family's real checkpoints (Phi-4-mini is a Phi-3 architecture).
+ARCHITECTURES = {"qwen2_5": "qwen2", "qwen3": "qwen2", "smollm2": "qwen2", "llama3": "llama", "mistral": "mistral",
+                 "phi4": "phi3"}
+
+
+def tiny_model(tiny: dict, family: str, tokenizer):
+    """A randomly initialised model of ``family``'s architecture, sized by ``tiny`` (seed the RNG first)."""
+    import transformers
+
+    arch = ARCHITECTURES[family]
+    sizes = dict(
+        vocab_size=len(tokenizer), hidden_size=tiny["hidden_size"], num_hidden_layers=tiny["num_layers"],
+        num_attention_heads=tiny["num_heads"], num_key_value_heads=tiny["num_kv_heads"],
+        intermediate_size=tiny["intermediate_size"], max_position_embeddings=tiny["max_position_embeddings"],
+        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id, attention_dropout=0.0,
+    )
+    if arch == "qwen2":
+        return transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**sizes))
+    if arch == "llama":
+        return transformers.LlamaForCausalLM(transformers.LlamaConfig(**sizes))
+    if arch == "mistral":
+        return transformers.MistralForCausalLM(transformers.MistralConfig(**sizes, sliding_window=None))
+    return transformers.Phi3ForCausalLM(transformers.Phi3Config(**sizes, resid_pdrop=0.0, embd_pdrop=0.0))
 
 
 def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], out_dir: str | Path) -> Path:
@@ -56,7 +84,6 @@ def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], 
     corpus should also hold tool calls and results so their JSON tokenizes compactly.
     """
     import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
 
     out_dir = Path(out_dir)
     fmt = get_format(family)
@@ -67,14 +94,7 @@ def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], 
     log.info("tiny model: tokenizer trained (%d tokens) in %.1fs", len(tokenizer), time.time() - t0)
 
     torch.manual_seed(tiny["seed"])
-    config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=tiny["hidden_size"], num_hidden_layers=tiny["num_layers"],
-        num_attention_heads=tiny["num_heads"], num_key_value_heads=tiny["num_kv_heads"],
-        intermediate_size=tiny["intermediate_size"], max_position_embeddings=tiny["max_position_embeddings"],
-        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None, attention_dropout=0.0,
-    )
-    model = Qwen2ForCausalLM(config)
+    model = tiny_model(tiny, family, tokenizer)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("tiny model: %.2fM parameters", n_params / 1e6)
 
@@ -85,7 +105,9 @@ def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], 
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    # Llama ends a turn with <|eot_id|> or <|eom_id|>: generation stops at either.
+    ends = [tokenizer.convert_tokens_to_ids(t) for t in fmt.turn_ends]
+    model.generation_config.eos_token_id = ends if len(ends) > 1 else tokenizer.eos_token_id
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     (out_dir / "build.json").write_text(json.dumps({"tiny": tiny, "parameters": n_params,

@@ -1,0 +1,89 @@
+"""BFCL v4's file format for synthetic records: questions with ``"type": "dict"`` schemas, and possible answers that
+list every acceptable value of each parameter ("" = may be omitted)."""
+
+from __future__ import annotations
+
+from .synthetic import SHAPES, calls_of
+from .tools import copy_json
+
+
+def _bfcl_value(value, prop: dict, top: bool = True):
+    # BFCL types JSON "number" as float: write 30 as 30.0 so the checker does not mistake it for a variable.
+    # A top-level object lists acceptable values per key, as BFCL's dict checker reads them; deeper levels are
+    # compared literally, as in BFCL.
+    kind = prop.get("type")
+    if kind == "number" and type(value) is int:
+        return float(value)
+    if kind == "array" and isinstance(value, list):
+        return [_bfcl_value(v, prop.get("items", {}), top) for v in value]
+    if kind == "object" and isinstance(value, dict):
+        props = prop.get("properties", {})
+        if not top:
+            return {k: _bfcl_value(v, props.get(k, {}), False) for k, v in value.items()}
+        return _acceptable(value, props, set(prop.get("required", [])))
+    return value
+
+
+def _acceptable(args: dict, props: dict, required: set[str]) -> dict:
+    """``{key: [acceptable values]}`` for the keys of one object ("" = may be omitted)."""
+    out = {}
+    for name, prop in props.items():
+        if name in args:
+            out[name] = [_bfcl_value(args[name], prop, top=False)]
+            if "default" in prop and prop["default"] == args[name]:
+                out[name].append("")
+        elif name in required:
+            raise ValueError(f"object lacks required key {name!r}")
+        else:
+            out[name] = ([_bfcl_value(prop["default"], prop, top=False)] if "default" in prop else []) + [""]
+    return out
+
+
+def bfcl_ground_truth(call: dict, tool: dict) -> dict:
+    """``{name: {param: [acceptable values]}}`` for one call, BFCL style ("" = may be omitted)."""
+    params = tool["parameters"]
+    props, required = params.get("properties", {}), set(params.get("required", []))
+    args = call["arguments"]
+    extra = set(args) - set(props)
+    if extra:
+        raise ValueError(f"call to {call['name']} has arguments not in its schema: {sorted(extra)}")
+    missing = sorted(required - set(args))
+    if missing:
+        raise ValueError(f"call to {call['name']} lacks required argument {missing[0]!r}")
+    out = {}
+    for name, prop in props.items():
+        if name in args:
+            out[name] = [_bfcl_value(args[name], prop)]
+            if "default" in prop and prop["default"] == args[name]:
+                out[name].append("")
+        else:
+            out[name] = ([_bfcl_value(prop["default"], prop)] if "default" in prop else []) + [""]
+    return {call["name"]: out}
+
+
+def bfcl_function(tool: dict) -> dict:
+    """A tool schema as BFCL writes it: top-level parameters ``"type": "dict"``."""
+    out = copy_json(tool)
+    out["parameters"]["type"] = "dict"
+    return out
+
+
+def to_bfcl(records: list[dict], category: str) -> tuple[list[dict], list[dict]]:
+    """BFCL v4 (questions, answers) for good records and irrelevant no_tool records; others are skipped.
+
+    Irrelevant records produce a question but no answer, as in BFCL's irrelevance category.
+    """
+    questions, answers = [], []
+    for rec in records:
+        good = rec.get("class") == "good" and rec.get("shape") in SHAPES
+        if not (good or (rec.get("class") == "no_tool" and rec.get("kind") == "irrelevant")):
+            continue
+        qid = f"{category}_{len(questions)}"
+        system, user = copy_json(rec["messages"][0]), copy_json(rec["messages"][1])
+        functions = [bfcl_function(t) for t in rec["tools"]]
+        questions.append({"id": qid, "question": [[system, user]], "function": functions})
+        if good:
+            by_name = {t["name"]: t for t in rec["tools"]}
+            answers.append({"id": qid, "ground_truth": [bfcl_ground_truth(c, by_name[c["name"]])
+                                                        for c in calls_of(rec["messages"][2])]})
+    return questions, answers
