@@ -63,3 +63,22 @@ def test_base_model_narrates_instead_of_calling(smol_dir):
     text = tok.decode(gen[0, enc["input_ids"].shape[1]:])
     assert fmt.parse(text) == [], text
     assert len(text.strip()) > 10  # it does answer, in prose
+
+
+def test_loss_mask_covers_exactly_the_assistant_turns(smol_dir):
+    from transformers import AutoTokenizer
+
+    out, _ = smol_dir
+    fmt = get_format("smollm2")
+    tok = AutoTokenizer.from_pretrained(out)
+    call = {"role": "assistant", "tool_calls": [{"type": "function", "function": {
+        "name": "get_weather", "arguments": {"city": "Tokyo", "date": "2026-11-25"}}}]}
+    messages = [{"role": "system", "content": "Today is 2026-11-24."},
+                {"role": "user", "content": "Weather in Tokyo tomorrow?"}, call,
+                {"role": "tool", "content": '{"temp_c": 12}'},
+                {"role": "assistant", "content": "It will be 12 degrees in Tokyo."}]
+    ex = fmt.tokenize_conversation(tok, messages, [WEATHER])
+    masked = tok.decode([t for t, m in zip(ex["input_ids"], ex["assistant_masks"], strict=True) if m])
+    first = fmt.render_completion(tok, messages[:2], call, [WEATHER])
+    assert masked == first + "It will be 12 degrees in Tokyo.<|im_end|>"
+    assert "temp_c" not in masked and "Today is" not in masked and "<tools>" not in masked

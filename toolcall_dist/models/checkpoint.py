@@ -40,8 +40,9 @@ def clean_bpe_tokenizer(gguf_tokenizer, bos: str, eos: str, pad: str, unk: str):
     """A plain byte-level BPE tokenizer with the GGUF's vocabulary and merges.
 
     transformers reads a GGUF's "gpt2"-style tokenizer through a Llama converter, which appends code-infilling
-    tokens, puts a bos-adding post-processor in and points eos at the bos token. Rebuilding from the vocabulary and
-    merges gives the tokenizer the original checkpoint ships: same ids, no extra tokens, eos = end of turn.
+    tokens, puts a bos-adding post-processor in and points eos at the bos token. Rebuilt from the vocabulary and
+    merges it has the model's own ids and no extra tokens, eos is the end of a turn, and pad is a token that never
+    ends a turn (so padding cannot hide one).
     """
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
