@@ -132,6 +132,12 @@ def prepare_base(m: dict, out_dir: Path) -> dict:
 
     log.info("base: loading %s", load_args[0])
     model = AutoModelForCausalLM.from_pretrained(load_args[0], dtype=torch.float32, **load_args[1])
+    if m["gguf_file"]:
+        # GGUF weights arrive dequantized into plain float layers, but transformers (>= 5.2x) keeps a GGUF
+        # "quantizer" on the model that refuses save_pretrained. Nothing is quantized any more: drop the marker.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
     added = add_format_tokens(model, tokenizer, missing) if missing else {}
     if needs_template:
         tokenizer.chat_template = fmt.chat_template
