@@ -131,13 +131,13 @@ class ChatFormat:
         return {"input_ids": list(enc["input_ids"]), "assistant_masks": mask}
 
     # --- lint ------------------------------------------------------------------------------------------------
+    def split_delimiters(self, tokenizer) -> dict[str, list[int]]:
+        """Delimiters that are not one token in ``tokenizer``, with the token ids each became."""
+        encoded = {tok: tokenizer.encode(tok, add_special_tokens=False) for tok in self.special_tokens}
+        return {tok: ids for tok, ids in encoded.items() if len(ids) != 1}
+
     def special_token_problems(self, tokenizer) -> list[str]:
         """Delimiters that are not one token in ``tokenizer`` (invisible to a serving-side parser), one message
         each naming the delimiter and the pieces it became, e.g. ``'<tool_call>' became ['<', 'tool', ...]``."""
-        problems = []
-        for tok in self.special_tokens:
-            ids = tokenizer.encode(tok, add_special_tokens=False)
-            if len(ids) != 1:
-                pieces = [tokenizer.decode([i]) for i in ids]
-                problems.append(f"{tok!r} became {pieces} (ids {ids}): a format delimiter must be one token")
-        return problems
+        return [f"{tok!r} became {[tokenizer.decode([i]) for i in ids]} (ids {ids}): a format delimiter must be one "
+                "token" for tok, ids in self.split_delimiters(tokenizer).items()]

@@ -122,10 +122,9 @@ def prepare_base(m: dict, out_dir: Path) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(m["path"])
 
     # The lint runs on the tokenizer alone, before any weights are read.
-    problems = fmt.special_token_problems(tokenizer)
-    missing = [t for t in fmt.special_tokens if len(tokenizer.encode(t, add_special_tokens=False)) != 1]
-    if problems and not m["add_format_tokens"]:
-        raise ConfigError(lint_message(fmt, problems))
+    missing = list(fmt.split_delimiters(tokenizer))
+    if missing and not m["add_format_tokens"]:
+        raise ConfigError(lint_message(fmt, fmt.special_token_problems(tokenizer)))
     needs_template = not template_supports_tools(getattr(tokenizer, "chat_template", None))
     if not m["gguf_file"] and not missing and not needs_template:
         return {"model_dir": m["path"], **source, "added_tokens": {}, "template": "own"}
