@@ -269,6 +269,7 @@ class TrackingConfig:
     project: str = "toolcall_dist"
     entity: str | None = None
     mode: str = "auto"  # auto: online if WANDB_API_KEY is set, else offline
+    log_model: bool = False  # upload the last evaluated model (eval.models[-1]) as a W&B artifact
 
     def __post_init__(self) -> None:
         _check(self.backend in ("wandb", "none"), "tracking.backend", f"must be wandb or none, got {self.backend!r}")
@@ -295,6 +296,25 @@ class EvalConfig:
 
 
 @dataclass
+class SweepConfig:
+    """Where a run sits in a Hydra multirun, and what the sweep report compares.
+
+    ``id`` and ``trial`` are filled by resolvers (``toolcall_dist.sweep``) inside a multirun and are null otherwise;
+    they name the W&B group of the trial's stages.
+    """
+
+    id: str | None = None
+    trial: str | None = None
+    model: str = "dpo"  # the model stage whose scores the report compares across trials
+    # Best configuration by this score of ``model``: "overall", a BFCL group (non_live, live, irrelevance,
+    # relevance, simple) or a category (simple_python, ...).
+    metric: str = "overall"
+
+    def __post_init__(self) -> None:
+        _check(self.model in ("base", "sft", "dpo"), "sweep.model", f"unknown model stage {self.model!r}")
+
+
+@dataclass
 class Config:
     name: str = "default"
     seed: int = 0
@@ -311,6 +331,7 @@ class Config:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
 
     def __post_init__(self) -> None:
         for s in self.stages:
@@ -328,10 +349,14 @@ def grad_accum_steps(global_batch: int, micro: int, world: int, key: str = "sft"
 
 
 def register() -> None:
-    """Register the schema with Hydra's ConfigStore as ``base_config`` (config.yaml lists it first)."""
+    """Register the schema with Hydra's ConfigStore as ``base_config`` (config.yaml lists it first), and the
+    resolvers config.yaml uses for sweep trials."""
     from hydra.core.config_store import ConfigStore
 
+    from toolcall_dist.sweep import register_resolvers
+
     ConfigStore.instance().store(name="base_config", node=Config)
+    register_resolvers()
 
 
 def validate(cfg: Any) -> Config:

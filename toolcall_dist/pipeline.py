@@ -7,12 +7,14 @@ so a re-run, a resumed run or a sweep trial repeats no work. Only this module kn
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +57,24 @@ class Stage:
 
     def __init__(self, root: Path, stage: str, key: str, prebuilt: Path | None = None):
         self.name, self.key, self.dir = stage, key, root / f"{stage}-{key}"
+        self.lock_path = root / f".{stage}-{key}.lock"
         if prebuilt is not None and not self.done and (prebuilt / self.dir.name / "done.json").exists():
             self.dir = prebuilt / self.dir.name
 
     @property
     def done(self) -> bool:
         return (self.dir / "done.json").exists()
+
+    @contextmanager
+    def lock(self):
+        """Hold the stage's build lock: sweep trials running at once that need the same stage build it once (the
+        others wait here, then find ``done.json``). ``flock`` is released by the kernel if the holder dies."""
+        with open(self.lock_path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def finish(self, info: dict) -> dict:
         (self.dir / "done.json").write_text(json.dumps(info, indent=1, default=str))
@@ -101,24 +115,34 @@ def run(cfg) -> RunResult:
     dpo = Stage(root, "dpo", stage_key("dpo", data.key, sft.key, r["dpo"], *train_common))
     stages = {"data": data, "base": base, "sft": sft, "dpo": dpo}
 
+    def reuse(stage: Stage, label: str) -> dict:
+        log.info("[%s] reusing %s (inputs and config unchanged)", label, stage.dir)
+        result.reused.append(label)
+        info = stage.info()
+        impl.log_reused(ctx, label, stage.dir, info)  # every stage of every trial has its W&B run
+        return info
+
     def ensure(stage: Stage, fn, label: str | None = None) -> dict:
         label = label or stage.name
         result.stage_dirs[label] = stage.dir
         if stage.done:
-            log.info("[%s] reusing %s (inputs and config unchanged)", label, stage.dir)
-            result.reused.append(label)
-            return stage.info()
-        stage.dir.mkdir(parents=True, exist_ok=True)
-        t0 = time.time()
-        log.info("[%s] running -> %s", label, stage.dir)
-        info = fn(stage)
-        info["seconds"] = round(time.time() - t0, 1)
-        log.info("[%s] done in %.1fs", label, info["seconds"])
-        return stage.finish(info)
+            return reuse(stage, label)
+        with stage.lock():
+            if stage.done:  # another run of a concurrent sweep built it while this one waited for the lock
+                return reuse(stage, label)
+            stage.dir.mkdir(parents=True, exist_ok=True)
+            t0 = time.time()
+            log.info("[%s] running -> %s", label, stage.dir)
+            info = fn(stage)
+            info["seconds"] = round(time.time() - t0, 1)
+            log.info("[%s] done in %.1fs", label, info["seconds"])
+            return stage.finish(info)
 
     from toolcall_dist import stages as impl
 
-    ctx = impl.Context(cfg=r, output_dir=out, group=f"{conf.name}-{dpo.key}")
+    # A sweep trial's stages share one W&B group per trial (sweep.id/trial come from Hydra's multirun).
+    group = f"{conf.sweep.id}-{conf.sweep.trial}" if conf.sweep.trial else f"{conf.name}-{dpo.key}"
+    ctx = impl.Context(cfg=r, output_dir=out, group=group)
     # Targets are the stages asked for; whatever they read runs first (or is reused from the cache).
     deps = {"data": [], "base": [], "sft": ["data", "base"], "dpo": ["data", "base", "sft"],
             "eval": [*(["data"] if conf.eval.source == "synthetic" else []), *conf.eval.models]}
@@ -142,4 +166,6 @@ def run(cfg) -> RunResult:
             result.scores[model] = info["scores"]
         result.table = impl.write_report(ctx, result.scores)
         print("\n" + result.table, flush=True)
+    # What the sweep report reads per trial: which stage directories it used, which it reused, its scores.
+    (out / "run.json").write_text(json.dumps({**asdict(result), "group": group}, indent=1, default=str))
     return result

@@ -38,8 +38,10 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
-def _log_stage(ctx: Context, stage: str, metrics: dict, tables: dict | None = None) -> None:
-    """A W&B run for a driver-side stage (the driver is rank 0)."""
+def _log_stage(ctx: Context, stage: str, metrics: dict, tables: dict | None = None, model_dir: str | None = None,
+               reused_from: Path | None = None) -> None:
+    """A W&B run for a driver-side stage (the driver is rank 0). ``model_dir`` is uploaded as a model artifact when
+    ``tracking.log_model`` is set and ``stage`` evaluates the last model of ``eval.models``."""
     from toolcall_dist import tracking
 
     run = tracking.start_run(ctx.cfg["tracking"], stage=stage, name=ctx.cfg["name"], group=ctx.group,
@@ -48,10 +50,32 @@ def _log_stage(ctx: Context, stage: str, metrics: dict, tables: dict | None = No
         return
     import wandb
 
-    run.log(metrics)
+    run.log({"stage/reused": int(reused_from is not None), **metrics})
+    if reused_from is not None:
+        run.summary["reused_from"] = str(reused_from)
     for key, (columns, rows) in (tables or {}).items():
         run.log({key: wandb.Table(columns=columns, data=rows)})
+    if model_dir and ctx.cfg["tracking"]["log_model"] and stage == f"eval_{ctx.cfg['eval']['models'][-1]}":
+        art = wandb.Artifact(f"model-{ctx.group}", type="model", metadata={"stage": stage[5:], "dir": model_dir})
+        art.add_dir(model_dir)
+        run.log_artifact(art)
     tracking.finish_run(run)
+
+
+def log_reused(ctx: Context, label: str, stage_dir: Path, info: dict) -> None:
+    """The W&B run of a stage this run took from the cache, so every stage of every sweep trial has a run in the
+    trial's group: the metrics the stage recorded when it was built, and ``stage/reused`` = 1."""
+    if label == "data":
+        stats = json.loads((stage_dir / info["stats"]).read_text())
+        _log_stage(ctx, label, _data_metrics(stats), _data_tables(stats), reused_from=stage_dir)
+    elif label.startswith("eval_"):
+        samples = _samples(stage_dir / "generations.jsonl")
+        _log_stage(ctx, label, _eval_metrics(info["scores"]), {"eval/samples": samples}, info["model_dir"],
+                   reused_from=stage_dir)
+    else:  # base, sft, dpo: their build-time summary numbers
+        metrics = info.get("metrics", info)
+        _log_stage(ctx, label, {f"{label}/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
+                   reused_from=stage_dir)
 
 
 # --- data ---------------------------------------------------------------------------------------------------------
@@ -105,6 +129,12 @@ def _data_tables(stats: dict) -> dict:
 # --- base model ---------------------------------------------------------------------------------------------------
 def run_base(ctx: Context, st, stages) -> dict:
     """The base model: a hub id / local directory as given, or the tiny model built (once) from config."""
+    info = _base(ctx, st)
+    _log_stage(ctx, "base", {f"base/{k}": v for k, v in info.items() if isinstance(v, (int, float))})
+    return info
+
+
+def _base(ctx: Context, st) -> dict:
     m = ctx.cfg["model"]
     if not m["tiny"]:
         from toolcall_dist.models.checkpoint import prepare_base
@@ -184,10 +214,30 @@ def run_eval(ctx: Context, st, stages, model: str) -> dict:
     model_dir = stages[model].info()["model_dir"]
     scores, samples = runner.evaluate(model_dir, ctx.cfg["model"]["family"], e, data_dir, ctx.cfg["model"]["dtype"],
                                       st.dir, label=model)
+    _log_stage(ctx, f"eval_{model}", _eval_metrics(scores), {"eval/samples": samples}, model_dir)
+    return {"model_dir": model_dir, "scores": scores}
+
+
+def _eval_metrics(scores: dict) -> dict:
+    """Flat W&B metrics: accuracy per BFCL category and per group, and overall."""
     flat = {f"eval/{k}": v["accuracy"] for k, v in scores["categories"].items()}
     flat.update({f"eval/{k}": v["accuracy"] for k, v in scores["groups"].items()})
-    _log_stage(ctx, f"eval_{model}", flat, {"eval/samples": samples})
-    return {"model_dir": model_dir, "scores": scores}
+    if scores["overall"] is not None:
+        flat["eval/overall"] = scores["overall"]
+    return flat
+
+
+def _samples(path: Path) -> tuple[list[str], list[list]]:
+    """The samples table of a finished eval stage, rebuilt from its ``generations.jsonl`` (same rows as
+    ``runner.evaluate`` logs: the first entries of each category)."""
+    from toolcall_dist.eval.runner import SAMPLE_ROWS
+
+    rows, per_cat = [], {}
+    for g in read_jsonl(path):
+        per_cat[g["category"]] = per_cat.get(g["category"], 0) + 1
+        if per_cat[g["category"]] <= SAMPLE_ROWS:
+            rows.append([g["category"], g["id"], g["valid"], g["error_type"], g["output"][:500]])
+    return ["category", "id", "valid", "error_type", "output"], rows
 
 
 def write_report(ctx: Context, scores: dict[str, dict]) -> str:

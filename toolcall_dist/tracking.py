@@ -49,7 +49,8 @@ def finish_run(run: Any | None) -> None:
 
 
 def read_offline_run(run_dir: str) -> dict:
-    """Read back an offline run's ``run-*.wandb`` file: ``{"job_type", "group", "config", "history"}``.
+    """Read back an offline run's ``run-*.wandb`` file: ``{"job_type", "group", "name", "config", "history",
+    "summary", "artifacts"}`` (artifacts as ``{"name", "type"}``).
 
     The file is a LevelDB-style log (7-byte W&B header, 32 KiB blocks of checksum/length/type-framed chunks) of
     protobuf ``Record``s; wandb no longer ships a Python reader for it, and tests need to see what was logged.
@@ -63,7 +64,8 @@ def read_offline_run(run_dir: str) -> dict:
     (path,) = glob.glob(os.path.join(run_dir, "run-*.wandb"))
     raw = open(path, "rb").read()
     block, pos, pending = 32768, 7, b""
-    out: dict = {"job_type": None, "group": None, "config": {}, "history": []}
+    out: dict = {"job_type": None, "group": None, "name": None, "config": {}, "history": [], "summary": {},
+                 "artifacts": []}
     while pos + 7 <= len(raw):
         if block - pos % block < 7:  # block trailer too short for a header: skip to the next block
             pos += block - pos % block
@@ -76,11 +78,16 @@ def read_offline_run(run_dir: str) -> dict:
         rec, pending = pb.Record.FromString(pending), b""
         which = rec.WhichOneof("record_type")
         if which == "run":
-            out["job_type"], out["group"] = rec.run.job_type, rec.run.run_group
+            out["job_type"], out["group"], out["name"] = rec.run.job_type, rec.run.run_group, rec.run.display_name
             out["config"].update({u.key: json.loads(u.value_json) for u in rec.run.config.update})
         elif which == "config":
             out["config"].update({u.key: json.loads(u.value_json) for u in rec.config.update})
         elif which == "history":
             out["history"].append({i.key or "/".join(i.nested_key): json.loads(i.value_json)
                                    for i in rec.history.item})
+        elif which == "summary":
+            out["summary"].update({i.key or "/".join(i.nested_key): json.loads(i.value_json)
+                                   for i in rec.summary.update})
+        elif which == "artifact":
+            out["artifacts"].append({"name": rec.artifact.name, "type": rec.artifact.type})
     return out

@@ -1,0 +1,135 @@
+"""Hydra multirun sweeps: where a trial writes, how it is named, and running trials concurrently on a Ray cluster.
+
+A sweep is ``python -m toolcall_dist -m +exp=NAME dpo.beta=0.05,0.1 data.ratios.no_tool=0.0,0.3`` (or a preset,
+``+sweep=beta``). Each trial is one ``pipeline.run``; trials share finished stages through the content-addressed
+stage cache, so trials that differ only in ``dpo.beta`` build the data and the SFT model once.
+
+Two launchers, chosen by config:
+
+- Hydra's ``basic`` launcher (the default) runs trials one after another in this process: the fallback on one
+  machine, where concurrent trials would only compete for the same cores.
+- ``hydra/launcher=ray_trials`` submits every trial as a Ray task on the cluster ``cluster.address`` names (or a
+  local one). A trial task holds no CPU or GPU by default (``trial_cpus``/``trial_gpus``): it mostly waits for its
+  Ray Train jobs, and those request the workers' resources, so training jobs of different trials run side by side as
+  far as the cluster's resources allow and queue when they are busy (Ray Train retries a worker group that cannot
+  be placed). Two trials that need the same unfinished stage build it once: the second waits on the stage's file
+  lock (``pipeline.Stage.lock``) and then reuses it.
+
+Hydra plugins must live in the ``hydra_plugins`` package, so the launcher class is a thin shell in
+``hydra_plugins/toolcall_dist_launcher``; the work is done here. Ray calls stay in this module and in ``train/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger("toolcall_dist")
+
+
+# --- resolvers: per-trial directories and names -------------------------------------------------------------------
+def _multirun():
+    """The job's Hydra config when this process runs a multirun trial, else None."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None
+    hc = HydraConfig.get()
+    return hc if hc.mode == RunMode.MULTIRUN else None
+
+
+def trial_dir(single_run_dir: str) -> str:
+    """``output_dir``: ``single_run_dir`` for a single run; the trial's own Hydra job directory in a multirun, so
+    trials never share results, configs or W&B files."""
+    hc = _multirun()
+    return single_run_dir if hc is None else str(Path(hc.sweep.dir) / str(hc.sweep.subdir))
+
+
+def sweep_id(name: str) -> str | None:
+    """``sweep.id``: ``<name>-<sweep dir name>`` (a timestamp by default) in a multirun, else None."""
+    hc = _multirun()
+    return None if hc is None else f"{name}-{Path(hc.sweep.dir).name}"
+
+
+def trial_id() -> str | None:
+    """``sweep.trial``: ``t<job number>`` in a multirun, else None."""
+    hc = _multirun()
+    return None if hc is None else f"t{hc.job.num}"
+
+
+def register_resolvers() -> None:
+    """``${tcd.trial_dir:...}``, ``${tcd.sweep_id:...}`` and ``${tcd.trial_id:}`` for config.yaml."""
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver("tcd.trial_dir", trial_dir, replace=True)
+    OmegaConf.register_new_resolver("tcd.sweep_id", sweep_id, replace=True)
+    OmegaConf.register_new_resolver("tcd.trial_id", trial_id, replace=True)
+
+
+# --- the Ray launcher -------------------------------------------------------------------------------------------
+def _run_trial(hydra_context, task_function, sweep_config, cwd: str, singletons: dict):
+    """One trial, inside a Ray task: Hydra's own ``run_job`` (job dir, .hydra/ files, logging, callbacks)."""
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import run_job, setup_globals
+
+    from toolcall_dist.config import register
+
+    os.chdir(cwd)  # relative paths (stages_dir, the sweep dir) mean the same as on the driver
+    Singleton.set_state(singletons)  # Hydra's global state (config store, job runtime) as the driver has it
+    setup_globals()
+    register()  # the config's resolvers, in this fresh worker process
+    return run_job(hydra_context=hydra_context, task_function=task_function, config=sweep_config,
+                   job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+
+
+def launch_on_ray(launcher, job_overrides, initial_job_idx: int) -> list:
+    """Run the sweep's trials as Ray tasks, at most ``launcher.max_concurrent`` at a time (null: all); returns
+    Hydra ``JobReturn``s in trial order. A trial whose task dies is returned as failed; the others still finish."""
+    import ray
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
+    from omegaconf import open_dict
+
+    from toolcall_dist.train.ray_job import init_ray
+
+    setup_globals()
+    cfg = launcher.config
+    configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
+    sweep_dir = str(cfg.hydra.sweep.dir)  # resolved once: its ${now:} must not change between trials
+    Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # each trial's "[stage] reusing ..." line must reach the log
+    init_ray(cfg.cluster)
+    log.info("Launching %d trials on Ray (%s), at most %s at a time; cluster resources %s", len(job_overrides),
+             cfg.cluster.address or "local cluster", launcher.max_concurrent or "all", ray.cluster_resources())
+    task = ray.remote(max_calls=1, max_retries=0)(_run_trial).options(  # max_calls=1: a fresh process per trial
+        num_cpus=launcher.trial_cpus, num_gpus=launcher.trial_gpus)
+    limit = launcher.max_concurrent or len(job_overrides)
+    pending: dict = {}
+    returns: dict[int, JobReturn] = {}
+
+    def collect(block_until: int) -> None:
+        while len(pending) > block_until:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            idx, overrides = pending.pop(ref)
+            try:
+                returns[idx] = ray.get(ref)
+            except ray.exceptions.RayError as e:  # the worker died: a failed trial, not a lost sweep
+                log.error("trial #%d failed in Ray: %s", idx, e)
+                returns[idx] = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=e)
+            log.info("trial #%d finished: %s", idx, returns[idx].status.name)
+
+    for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+        collect(limit - 1)
+        log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
+        sweep_config = launcher.hydra_context.config_loader.load_sweep_config(cfg, list(overrides))
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = idx
+            sweep_config.hydra.job.num = idx
+            sweep_config.hydra.sweep.dir = sweep_dir
+        ref = task.remote(launcher.hydra_context, launcher.task_function, sweep_config, os.getcwd(),
+                          Singleton.get_state())
+        pending[ref] = (idx, list(overrides))
+    collect(0)
+    return [returns[i] for i in sorted(returns)]
