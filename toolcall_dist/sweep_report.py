@@ -51,14 +51,15 @@ def collect(sweep_dir: Path) -> tuple[list[dict], list[str]]:
 
     trials, unfinished = [], []
     for d in sorted((p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()), key=_trial_number):
+        name = f"t{d.name}" if d.name.isdigit() else d.name  # sweep.trial's spelling
         if not (d / "run.json").exists():
-            unfinished.append(d.name)
+            unfinished.append(name)
             continue
         run = json.loads((d / "run.json").read_text())
         cfg = json.loads((d / "config.json").read_text())
         ratios = cfg["data"]["ratios"]
         trials.append({
-            "trial": f"t{d.name}" if d.name.isdigit() else d.name, "group": run["group"],
+            "trial": name, "group": run["group"],
             "family": cfg["model"]["family"], "model": cfg["model"]["name"],
             "beta": cfg["dpo"]["beta"], "no_tool": ratios["no_tool"],
             "no_tool_share": ratios["no_tool"] / sum(ratios.values()),  # ratios are normalised by the data stage

@@ -1,0 +1,139 @@
+"""A real CPU sweep, run as a user runs it: ``python -m toolcall_dist -m`` over 2 DPO betas x 2 no-tool ratios on the
+reduced tiny model, trials as Ray tasks (``hydra/launcher=ray_trials``, two at a time, one Ray Train worker each so
+two trainings fit on two cores), W&B offline. One sweep shared by the module's tests."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+BETAS, RATIOS = (0.05, 0.5), (0.0, 0.3)
+REDUCED = [  # the reduced quickstart of test_quickstart.py, shorter generations
+    "data.n_examples=240", "data.holdout_per_category=6",
+    "model.tiny.warmup_examples=160", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
+    "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
+    "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=1e-3",
+    "dpo.epochs=1", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
+    "eval.max_new_tokens=32", "eval.categories=[simple_python,irrelevance]",
+]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sweep")
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"}  # offline mode is what is under test
+    env.update(PYTHONPATH=str(ROOT), RAY_AUTH_MODE="disabled")
+    cmd = [sys.executable, "-m", "toolcall_dist", "-m", "+exp=quickstart", *REDUCED,
+           "cluster.num_workers=1", "tracking.log_model=true",
+           f"dpo.beta={','.join(map(str, BETAS))}", f"data.ratios.no_tool={','.join(map(str, RATIOS))}",
+           f"stages_dir={tmp}/stages", f"hydra.sweep.dir={tmp}/sweep", "hydra/launcher=ray_trials",
+           "hydra.launcher.max_concurrent=2"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return tmp, proc.stdout + proc.stderr
+
+
+def _trials(tmp):
+    dirs = sorted((tmp / "sweep").glob("[0-9]*"), key=lambda d: int(d.name))
+    return [(d, json.loads((d / "run.json").read_text()), json.loads((d / "config.json").read_text())) for d in dirs]
+
+
+def test_four_trials_each_with_dpo_scores_for_its_own_config(sweep):
+    tmp, _ = sweep
+    trials = _trials(tmp)
+    assert len(trials) == 4
+    combos = {(c["dpo"]["beta"], c["data"]["ratios"]["no_tool"]) for _, _, c in trials}
+    assert combos == {(b, r) for b in BETAS for r in RATIOS}
+    for d, run, cfg in trials:
+        assert cfg["output_dir"] == str(d)  # each trial writes into its own directory
+        assert set(run["scores"]) == {"base", "sft", "dpo"}
+        assert run["scores"]["dpo"]["categories"]["simple_python"]["total"] == 6
+        assert json.loads((d / "results.json").read_text()) == run["scores"]
+
+
+def test_sft_ran_once_per_distinct_data_config(sweep):
+    tmp, _ = sweep
+    trials = _trials(tmp)
+    by_ratio = {}
+    for _, run, cfg in trials:
+        by_ratio.setdefault(cfg["data"]["ratios"]["no_tool"], []).append(run)
+    for runs in by_ratio.values():  # same data -> one data dir and one SFT dir; DPO differs by beta
+        assert len({r["stage_dirs"]["data"] for r in runs}) == 1
+        assert len({r["stage_dirs"]["sft"] for r in runs}) == 1
+        assert len({r["stage_dirs"]["dpo"] for r in runs}) == 2
+        assert sum("sft" not in r["reused"] for r in runs) == 1  # built by one trial, taken from the cache by the other
+    assert len({r["stage_dirs"]["sft"] for _, r, _ in trials}) == 2
+    assert len({r["stage_dirs"]["base"] for _, r, _ in trials}) == 1
+    assert sum("base" not in r["reused"] for _, r, _ in trials) == 1
+    stages = tmp / "stages"
+    assert len(list(stages.glob("data-*/done.json"))) == 2
+    assert len(list(stages.glob("sft-*/done.json"))) == 2
+    assert len(list(stages.glob("dpo-*/done.json"))) == 4
+
+
+def test_reuse_is_in_each_trials_log_and_the_sweep_output(sweep):
+    tmp, out = sweep
+    for d, run, _ in _trials(tmp):
+        log = (d / "__main__.log").read_text()
+        for label in run["reused"]:
+            assert f"[{label}] reusing {run['stage_dirs'][label]}" in log
+            assert f"[{label}] reusing {run['stage_dirs'][label]}" in out  # Ray forwards the trials' output
+        for label in set(run["stage_dirs"]) - set(run["reused"]):
+            assert f"[{label}] running -> {run['stage_dirs'][label]}" in log
+
+
+def test_one_report_with_every_trial_and_the_best_configuration(sweep):
+    tmp, _ = sweep
+    reports = list(tmp.rglob("sweep_report.md"))
+    assert reports == [tmp / "sweep" / "sweep_report.md"]
+    assert (tmp / "sweep" / "sweep_report.png").stat().st_size > 10_000
+    md = reports[0].read_text()
+    data = json.loads((tmp / "sweep" / "sweep_report.json").read_text())
+    trials = _trials(tmp)
+    assert [t["trial"] for t in data["trials"]] == [f"t{d.name}" for d, _, _ in trials]
+    best = max(trials, key=lambda t: t[1]["scores"]["dpo"]["overall"])
+    best_value = best[1]["scores"]["dpo"]["overall"]
+    assert data["metric"] == "overall"
+    assert data["trials"][[t["trial"] for t in data["trials"]].index(data["best"])]["scores"]["dpo"]["overall"] \
+        == best_value
+    assert f"= {100 * best_value:.1f} %" in md
+    assert "| sft | 4 | 2 |" in md and "| dpo | 4 | 4 |" in md and "| data | 4 | 2 |" in md
+    assert "Swept: dpo.beta, data.ratios.no_tool." in md
+
+
+def test_wandb_offline_run_for_every_stage_of_every_trial(sweep):
+    from toolcall_dist.tracking import read_offline_run
+
+    tmp, _ = sweep
+    sweep_id = f"quickstart-{(tmp / 'sweep').name}"
+    for d, run, cfg in _trials(tmp):
+        runs = [read_offline_run(r) for r in glob.glob(str(d / "wandb" / "wandb" / "offline-run-*"))]
+        by_job = {r["job_type"]: r for r in runs}
+        stages = {"data", "base", "sft", "dpo", "eval_base", "eval_sft", "eval_dpo"}
+        assert sorted(r["job_type"] for r in runs) == sorted(stages)  # one run per stage, reused or not
+        assert {r["group"] for r in runs} == {f"{sweep_id}-t{d.name}"} == {run["group"]}
+        for job, r in by_job.items():
+            assert r["config"]["dpo"]["beta"] == cfg["dpo"]["beta"]  # the trial's resolved config
+            assert r["config"]["sweep"]["trial"] == f"t{d.name}"
+            if job in run["reused"] and job not in ("sft", "dpo"):
+                assert any(h.get("stage/reused") == 1 for h in r["history"])
+                assert r["summary"]["reused_from"] == run["stage_dirs"][job]
+        evals = [h for h in by_job["eval_dpo"]["history"] if "eval/simple_python" in h]
+        assert evals[0]["eval/simple_python"] == run["scores"]["dpo"]["categories"]["simple_python"]["accuracy"]
+        assert evals[0]["eval/irrelevance"] == run["scores"]["dpo"]["groups"]["irrelevance"]["accuracy"]
+        models = [a["name"] for r in runs for a in r["artifacts"] if a["type"] == "model"]
+        assert models == [f"model-{run['group']}"]  # tracking.log_model=true: the final model, once, from eval_dpo
+        assert any(a["type"] == "model" for a in by_job["eval_dpo"]["artifacts"])
+        if "dpo" not in run["reused"]:  # trained here: TRL's DPO metrics logged from rank 0 of the Ray job
+            assert {"train/rewards/margins", "train/rewards/accuracies"} <= set().union(*by_job["dpo"]["history"])
+        if "sft" not in run["reused"]:
+            assert any("train/loss" in h for h in by_job["sft"]["history"])
+        else:
+            assert any(h.get("stage/reused") == 1 for h in by_job["sft"]["history"])
