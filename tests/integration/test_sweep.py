@@ -68,7 +68,7 @@ def test_sft_ran_once_per_distinct_data_config(sweep):
         assert len({r["stage_dirs"]["data"] for r in runs}) == 1
         assert len({r["stage_dirs"]["sft"] for r in runs}) == 1
         assert len({r["stage_dirs"]["dpo"] for r in runs}) == 2
-        assert sum("sft" not in r["reused"] for r in runs) == 1  # built by one trial, taken from the cache by the other
+        assert sum("sft" not in r["reused"] for r in runs) == 1  # built by one trial, reused by the other
     assert len({r["stage_dirs"]["sft"] for _, r, _ in trials}) == 2
     assert len({r["stage_dirs"]["base"] for _, r, _ in trials}) == 1
     assert sum("base" not in r["reused"] for _, r, _ in trials) == 1
