@@ -26,7 +26,7 @@ class SweepReport(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep = config.sweep
         path = write_report(Path(str(config.hydra.sweep.dir)), model=sweep.model, metric=sweep.metric,
-                            tracking=config.tracking, name=config.name)
+                            tracking=config.tracking)
         log.info("sweep report: %s", path)
 
 
@@ -59,7 +59,7 @@ def collect(sweep_dir: Path) -> tuple[list[dict], list[str]]:
         cfg = json.loads((d / "config.json").read_text())
         ratios = cfg["data"]["ratios"]
         trials.append({
-            "trial": name, "group": run["group"],
+            "trial": name, "group": run["group"], "sweep_id": cfg.get("sweep", {}).get("id"),
             "family": cfg["model"]["family"], "model": cfg["model"]["name"],
             "beta": cfg["dpo"]["beta"], "no_tool": ratios["no_tool"],
             "no_tool_share": ratios["no_tool"] / sum(ratios.values()),  # ratios are normalised by the data stage
@@ -144,44 +144,50 @@ def _series(trials: list[dict], model: str, x: str, by: tuple[str, ...], value) 
 
 
 def plot(trials: list[dict], model: str, path: Path, title: str) -> None:
-    """Four panels of BFCL group accuracy against DPO beta (a line per model family, and per no-tool share when it
-    varies too) and one of irrelevance against the no-tool share (a line per family, and per beta)."""
+    """Six panels: BFCL non-live, live, irrelevance and relevance against DPO beta (a line per model family, and per
+    no-tool share when it varies too), then irrelevance and non-live against the no-tool share (a line per family,
+    and per beta): the over-triggering trade-off the negatives exist to fix."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 5, figsize=(22, 4.2))
-    betas = sorted({t["beta"] for t in trials})
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     panels = [(g, "beta", ("model", "no_tool_share")) for g in GROUPS]
-    panels.append(("irrelevance", "no_tool_share", ("model", "beta")))
-    for ax, (group, x, by) in zip(axes, panels, strict=True):
+    panels += [(g, "no_tool_share", ("model", "beta")) for g in ("irrelevance", "non_live")]
+    for ax, (group, x, by) in zip(axes.flat, panels, strict=True):
         lines = _series(trials, model, x, by, lambda s, g=group: s["groups"].get(g, {}).get("accuracy"))
         for label, pts in lines.items():
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
         if not lines:
             ax.text(0.5, 0.5, "not evaluated", ha="center", va="center", transform=ax.transAxes, color="gray")
-        if x == "beta" and len(betas) > 1 and betas[-1] / betas[0] >= 10:
+        xs = sorted({t[x] for t in trials})
+        if x == "beta" and len(xs) > 1 and xs[-1] / xs[0] >= 10:
             ax.set_xscale("log")
+            ax.minorticks_off()
+            ax.set_xlim(xs[0] / 1.4, xs[-1] * 1.4)  # also for a panel with no data
+        elif len(xs) > 1:
+            pad = 0.08 * (xs[-1] - xs[0])
+            ax.set_xlim(xs[0] - pad, xs[-1] + pad)
+        ax.set_xticks(xs, [f"{v:.2g}" for v in xs])
         ax.set_xlabel("DPO beta" if x == "beta" else "no-tool share of training records")
         ax.set_ylabel(f"{group} accuracy (%)")
         ax.set_ylim(-5, 105)
         ax.set_title(f"{group} vs {'beta' if x == 'beta' else 'no-tool share'}")
         ax.grid(alpha=0.3)
         if lines:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=8)
     fig.suptitle(f"Sweep {title}: {model} model, BFCL AST accuracy")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def write_report(sweep_dir: Path, model: str = "dpo", metric: str = "overall", tracking=None,
-                 name: str | None = None) -> Path:
+def write_report(sweep_dir: Path, model: str = "dpo", metric: str = "overall", tracking=None) -> Path:
     """Write ``sweep_report.md``, ``sweep_report.png`` and ``sweep_report.json`` into ``sweep_dir``; with W&B
     tracking on, log them as a ``sweep_report`` run in the sweep's group. Returns the markdown path."""
     trials, unfinished = collect(sweep_dir)
-    title = f"{name}-{sweep_dir.name}" if name else sweep_dir.name
+    title = next((t["sweep_id"] for t in trials if t["sweep_id"]), sweep_dir.name)  # the trials' W&B group prefix
     md, png = sweep_dir / "sweep_report.md", sweep_dir / "sweep_report.png"
     plot(trials, model, png, title)
     md.write_text(markdown(trials, unfinished, model, metric, title, png.name))

@@ -90,7 +90,7 @@ def _trial(sweep: Path, num: int, beta: float, no_tool: float, scores: dict, reu
     (d / ".hydra").mkdir(parents=True)
     (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["+exp=quickstart", f"dpo.beta={beta}",
                                                                  f"data.ratios.no_tool={no_tool}"]))
-    cfg = {"model": {"family": "qwen2_5", "name": "tiny_qwen"}, "dpo": {"beta": beta},
+    cfg = {"model": {"family": "qwen2_5", "name": "tiny_qwen"}, "dpo": {"beta": beta}, "sweep": {"id": "q-sweep"},
            "data": {"ratios": {"good": 0.7, "bad": 0.3 - no_tool if no_tool < 0.3 else 0.0, "no_tool": no_tool}}}
     (d / "config.json").write_text(json.dumps(cfg))
     stage_dirs = {"data": f"/s/data-{no_tool}", "base": "/s/base-1", "sft": f"/s/sft-{no_tool}",
@@ -133,7 +133,8 @@ def test_best_configuration_by_the_configured_metric(fake_sweep, metric, trial):
 
 
 def test_report_files(fake_sweep):
-    md = sweep_report.write_report(fake_sweep, model="dpo", metric="irrelevance", name="q").read_text()
+    md = sweep_report.write_report(fake_sweep, model="dpo", metric="irrelevance").read_text()
+    assert md.startswith("# Sweep q-sweep: 4 trials")
     assert "trial t1 (dpo.beta=0.05, data.ratios.no_tool=0.3) = 90.0 %" in md
     assert "| t2 | tiny_qwen | 0.5 | 0.00 | 50.0 | - | 10.0 | - | 30.0 | data, base, sft |" in md
     assert "| sft | 4 | 2 | t0, t1 | t2, t3 |" in md
