@@ -34,7 +34,7 @@ test-unit: $(STAMP)
 	$(PY) -m pytest -m unit --durations=10 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check toolcall_dist tests benchmarks
+	$(VENV)/bin/ruff check toolcall_dist hydra_plugins tests benchmarks
 
 clean:
 	rm -rf outputs multirun
