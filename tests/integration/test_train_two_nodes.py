@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +33,8 @@ def _free_port() -> int:
 
 def _ray(*args: str, env: dict) -> None:
     ray_cli = Path(sys.executable).with_name("ray")
-    subprocess.run([str(ray_cli), "start", *args], check=True, env=env, capture_output=True, timeout=180)
+    done = subprocess.run([str(ray_cli), "start", *args], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f"ray start {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
 
 
 def _stop_processes_under(path: Path) -> None:
@@ -54,7 +57,9 @@ def two_nodes(tmp_path):
     ray.shutdown()
     port = _free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    temp = tmp_path / "ray"  # one session dir for both nodes of this cluster; no other cluster uses it
+    # One session dir for both nodes of this cluster, no other cluster uses it; short, since Ray's socket paths
+    # under it must fit in 107 bytes.
+    temp = Path(tempfile.mkdtemp(prefix="r2n-", dir="/tmp"))
     try:
         _ray("--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
              "--include-dashboard=false", f"--temp-dir={temp}", "--resources={\"head\": 1}", env=env)
@@ -64,6 +69,7 @@ def two_nodes(tmp_path):
     finally:
         ray.shutdown()
         _stop_processes_under(temp)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_one_training_worker_on_each_node(two_nodes, tmp_path, compose):
