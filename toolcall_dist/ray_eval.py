@@ -44,13 +44,12 @@ def generate_sharded(cluster: dict, num_shards: int, spec: dict, prompts: dict[i
     from toolcall_dist.train.ray_job import init_ray
 
     init_ray(cluster)
-    resources = {"num_gpus": 1} if cluster["use_gpu"] else {"num_cpus": cluster["cpus_per_worker"]}
-    task = ray.remote(_run_shard).options(**resources)
+    options: dict = {"num_gpus": 1} if cluster["use_gpu"] else {"num_cpus": cluster["cpus_per_worker"]}
     # Ray tasks start in a fresh process; make the driver's import path theirs (a checkout not installed as the
     # package, a worktree) so they import the same toolcall_dist.
-    env = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
-    if env:
-        task = task.options(runtime_env={"env_vars": env})
+    if os.environ.get("PYTHONPATH"):
+        options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}
+    task = ray.remote(_run_shard).options(**options)
     refs = [task.remote(spec, {i: prompts[i] for batch in shard for i in batch}, shard)
             for shard in shard_batches(batches, num_shards)]
     log.info("eval %s: %d prompts in %d Ray task(s)", spec.get("label", ""), len(prompts), len(refs))
