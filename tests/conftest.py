@@ -76,6 +76,6 @@ def mistral_v3_model() -> Path:
 
 @pytest.fixture(scope="session")
 def shipped_tiny_model() -> Path:
-    """The quickstart's tiny Qwen2 base model shipped in assets/stages (a real model directory: weights + tokenizer)."""
+    """The quickstart's tiny Qwen2 base model shipped in assets/stages (weights and tokenizer)."""
     (model_dir,) = (Path(__file__).resolve().parents[1] / "assets" / "stages").glob("base-*/model")
     return model_dir

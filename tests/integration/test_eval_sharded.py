@@ -29,7 +29,8 @@ def runs(tmp_path_factory, compose):
 
 
 def _rows(result):
-    return [json.loads(line) for line in (result.stage_dirs["eval_base"] / "generations.jsonl").read_text().splitlines()]
+    path = result.stage_dirs["eval_base"] / "generations.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_sharded_generations_and_scores_equal_unsharded(runs):

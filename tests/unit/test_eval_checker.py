@@ -303,7 +303,8 @@ def test_nested_item_type_errors_as_bfcl_reports_them():
                                         "properties": {"xs": {"type": "array", "items": {"type": "integer"}}}}}
 
     def entry(acceptable):
-        return {"id": "n0", "category": "simple_python", "function": [func], "ground_truth": [{"f": {"xs": acceptable}}]}
+        return {"id": "n0", "category": "simple_python", "function": [func],
+                "ground_truth": [{"f": {"xs": acceptable}}]}
 
     # Items of the wrong type against list answers: BFCL's nested type error.
     assert check_entry([call("f", xs=["1", "2"])], entry([[1, 2]]))["error_type"] == "type_error:nested"

@@ -70,7 +70,8 @@ def _java_text(value, type_name: str):
         items = ", ".join(json.dumps(v) if isinstance(v, str) else _java_text(v, "") for v in value)
         return f"new ArrayList<>(Arrays.asList({items}))" if type_name == "ArrayList" else f"new int[]{{{items}}}"
     if isinstance(value, dict):
-        puts = " ".join(f'put("{k}", {json.dumps(v[0] if isinstance(v, list) and v else v)});' for k, v in value.items())
+        first = {k: (v[0] if isinstance(v, list) and v else v) for k, v in value.items()}
+        puts = " ".join(f'put("{k}", {json.dumps(v)});' for k, v in first.items())
         return f"new HashMap<String, Object>() {{{{ {puts} }}}}"
     return str(value)
 
@@ -84,7 +85,8 @@ def _js_text(value, type_name: str):
         return "[" + ", ".join(f"'{v}'" if isinstance(v, str) else _js_text(v, "") for v in value) + "]"
     if isinstance(value, dict):
         first = {k: (v[0] if isinstance(v, list) and v else v) for k, v in value.items()}
-        return "{" + ", ".join(f"{k}: " + (f"'{v}'" if isinstance(v, str) else _js_text(v, "")) for k, v in first.items()) + "}"
+        pairs = [f"{k}: " + (f"'{v}'" if isinstance(v, str) else _js_text(v, "")) for k, v in first.items()]
+        return "{" + ", ".join(pairs) + "}"
     return str(value)
 
 

@@ -3,8 +3,7 @@
 import pytest
 
 from toolcall_dist.eval.bfcl import load_category
-from toolcall_dist.eval.generate import (generate, load_model, load_tokenizer, plan, run_batches,
-                                         stop_token_ids)
+from toolcall_dist.eval.generate import generate, load_model, load_tokenizer, plan, run_batches, stop_token_ids
 from toolcall_dist.eval.prompts import entry_prompt
 from toolcall_dist.formats import get_format
 

@@ -52,7 +52,8 @@ def test_java_and_javascript_parameters_become_source_text_strings():
     (tool,) = bfcl_tools([js], "simple_javascript")
     assert tool["parameters"]["properties"]["cfg"] == {
         "type": "string", "description": "Cfg. This is JavaScript dict type parameter in string representation. The "
-        'dictionary entries have the following schema; they are not in string representation. {"m": {"type": "String"}}'}
+        "dictionary entries have the following schema; they are not in string representation. "
+        '{"m": {"type": "String"}}'}
 
 
 def test_entry_prompt_renders_in_the_family_template(shipped_tiny_model):

@@ -10,7 +10,8 @@ T, F = True, False
 
 
 def _scores(simple: int, irrelevant: int, over: int = 0) -> dict:
-    s = score({"simple_python": [T] * simple + [F] * (4 - simple), "irrelevance": [T] * irrelevant + [F] * (4 - irrelevant)})
+    s = score({"simple_python": [T] * simple + [F] * (4 - simple),
+               "irrelevance": [T] * irrelevant + [F] * (4 - irrelevant)})
     s["categories"]["simple_python"]["over_length"] = over
     s["diagnostics"] = {"call_rate": simple / 4, "right_functions": simple / 8, "entries": 4}
     return s
