@@ -3,6 +3,7 @@ on the same BFCL prompts, in one run.
 
     python benchmarks/eval_generate.py [--model DIR] [--family qwen2_5] [--n 64] [--batch-size 16]
                                        [--max-new-tokens 48] [--categories simple_python,irrelevance]
+                                       [--threads N]
 
 ``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Prints examples/s and generated
 tokens/s of both ways, the speed-up, and whether both wrote the same texts; docs/performance.md records the figures.
@@ -32,9 +33,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--categories", default="simple_python,irrelevance")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from toolcall_dist.eval.bfcl import load_category
     from toolcall_dist.eval.generate import context_length, generate, load_model, load_tokenizer, stop_token_ids
