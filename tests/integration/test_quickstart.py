@@ -101,7 +101,8 @@ def test_wandb_offline_runs_hold_the_logged_metrics(run):
     result, _ = run
     runs = [read_offline_run(d) for d in glob.glob(str(result.output_dir / "wandb" / "wandb" / "offline-run-*"))]
     by_job = {r["job_type"]: r for r in runs}
-    assert {"data", "sft", "dpo", "eval_base", "eval_sft", "eval_dpo"} <= set(by_job)
+    assert {"data", "sft", "dpo", "eval_base", "eval_sft", "eval_dpo", "report"} <= set(by_job)
+    assert {"eval/progression", "eval/progression_chart"} <= set().union(*by_job["report"]["history"])
     sft_losses = [h["train/loss"] for h in by_job["sft"]["history"] if "train/loss" in h]
     assert sft_losses and all(math.isfinite(x) for x in sft_losses)
     dpo_keys = set().union(*by_job["dpo"]["history"])
