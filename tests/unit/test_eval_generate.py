@@ -48,3 +48,22 @@ def test_batched_generation_writes_what_one_at_a_time_writes(tiny):
     p = plan(tok, prompts, 3, n, None)
     part = run_batches(model, tok, dict(enumerate(prompts)), p.batches[1:], n, stop)
     assert part == {i: batched[i] for i in p.batches[1]}
+
+
+def test_shards_take_whole_batches_round_robin():
+    from toolcall_dist.ray_eval import shard_batches
+
+    batches = [[0, 1], [2, 3], [4, 5], [6]]
+    assert shard_batches(batches, 2) == [[[0, 1], [4, 5]], [[2, 3], [6]]]
+    assert shard_batches(batches, 8) == [[b] for b in batches]  # never an empty shard
+
+
+def test_vllm_backend_says_what_is_missing(monkeypatch):
+    from toolcall_dist.eval.backends import run
+
+    monkeypatch.setitem(__import__("sys").modules, "vllm", None)  # not importable, as on this CPU machine
+    with pytest.raises(RuntimeError, match="eval.backend=vllm needs vLLM"):
+        run({"backend": "vllm", "model_dir": "m", "dtype": "float32", "max_new_tokens": 4, "stop_ids": [1]},
+            {0: "hi"}, [[0]])
+    with pytest.raises(ValueError, match="eval.backend"):
+        run({"backend": "tgi"}, {0: "hi"}, [[0]])
