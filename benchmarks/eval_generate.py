@@ -3,10 +3,11 @@ on the same BFCL prompts, in one run.
 
     python benchmarks/eval_generate.py [--model DIR] [--family qwen2_5] [--n 64] [--batch-size 16]
                                        [--max-new-tokens 48] [--categories simple_python,irrelevance]
-                                       [--threads N]
+                                       [--threads N] [--data-dir DIR]
 
 ``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Prints examples/s and generated
-tokens/s of both ways, the speed-up, and whether both wrote the same texts; docs/performance.md records the figures.
+tokens/s of both ways, the speed-up, whether both wrote the same texts, and the time split into prompt processing
+(prefill) and decoding; docs/performance.md records the figures.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--categories", default="simple_python,irrelevance")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--data-dir", default=None,
+                        help="BFCL-layout directory, e.g. a data stage's heldout/ (default: BFCL v4's own files; "
+                             "a held-out set is prompted with the training data's tools)")
     args = parser.parse_args()
 
     import torch
@@ -50,13 +54,16 @@ def main() -> None:
     cats = args.categories.split(",")
     fmt = get_format(args.family)
     tok, model = load_tokenizer(model_dir), load_model(model_dir)
-    entries = [e for c in cats for e in load_category(c, limit=args.n // len(cats))]
-    prompts = [entry_prompt(fmt, tok, e) for e in entries]
+    entries = [e for c in cats for e in load_category(c, data_dir=args.data_dir, limit=args.n // len(cats))]
+    prompts = [entry_prompt(fmt, tok, e, bfcl=args.data_dir is None) for e in entries]
     stop, ctx, n = stop_token_ids(tok, fmt), context_length(model_dir), args.max_new_tokens
     generate(model, tok, prompts[:2], n, 2, stop, ctx)  # warm-up: first-call allocations and kernel selection
 
     seq, t_seq = _timed(lambda: generate(model, tok, prompts, n, 1, stop, ctx))
     bat, t_bat = _timed(lambda: generate(model, tok, prompts, n, args.batch_size, stop, ctx))
+    # Prompt processing alone (one new token), to split each time into prefill and decoding.
+    _, p_seq = _timed(lambda: generate(model, tok, prompts, 1, 1, stop, ctx))
+    _, p_bat = _timed(lambda: generate(model, tok, prompts, 1, args.batch_size, stop, ctx))
     done = [i for i, t in enumerate(bat) if t is not None]
     new_tokens = sum(len(tok(bat[i], add_special_tokens=False)["input_ids"]) for i in done)
     same = sum(seq[i] == bat[i] for i in done)
@@ -68,6 +75,12 @@ def main() -> None:
     print(f"batch {args.batch_size:<7} : {len(done) / t_bat:8.2f} examples/s  {new_tokens / t_bat:8.1f} tokens/s  "
           f"({t_bat:.1f} s)")
     print(f"speed-up {t_seq / t_bat:.1f}x; identical texts {same}/{len(done)}")
+    lengths = [len(tok(prompts[i], add_special_tokens=False)["input_ids"]) for i in done]
+    d_seq, d_bat = t_seq - p_seq, t_bat - p_bat
+    ratio = f"{d_seq / d_bat:.1f}x" if d_bat > 0 else "not measurable: within the timing noise"
+    print(f"prompts {sum(lengths) / max(len(lengths), 1):.0f} tokens on average; prefill alone: one at a time "
+          f"{p_seq:.1f} s, batched {p_bat:.1f} s; decoding alone: one at a time {d_seq:.1f} s, batched "
+          f"{d_bat:.1f} s ({ratio})")
 
 
 if __name__ == "__main__":
