@@ -222,3 +222,22 @@ def test_data_dir_has_every_category():
     for category in AST_CATEGORIES:
         assert (root / f"BFCL_v4_{category}.json").is_file()
         assert (Path(root) / "possible_answer" / f"BFCL_v4_{category}.json").is_file()
+
+
+def test_all_thirteen_categories_load_and_score():
+    """Every single-turn category loads, and an empty reply scores as BFCL scores it: right only where no call is
+    wanted (irrelevance, live_irrelevance), wrong everywhere else (live_relevance wants any call)."""
+    from toolcall_dist.eval.bfcl import CATEGORIES
+    from toolcall_dist.eval.scoring import score
+
+    verdicts = {}
+    for category in CATEGORIES:
+        entries = load_category(category)
+        assert entries, category
+        verdicts[category] = [check_entry([], e, category)["valid"] for e in entries]
+        assert all(verdicts[category]) == ("irrelevance" in category), category
+        assert any(verdicts[category]) == ("irrelevance" in category), category
+    result = score(verdicts)
+    assert len(result["categories"]) == 13
+    assert result["groups"]["irrelevance"]["accuracy"] == 1.0 and result["groups"]["relevance"]["accuracy"] == 0.0
+    assert result["overall"] == pytest.approx(1 / 3)  # non_live 0, live 0, irrelevance 1
