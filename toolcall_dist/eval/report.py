@@ -19,14 +19,15 @@ def _sets(scores: dict[str, dict]) -> list[str]:
 
 
 def progression_rows(scores: dict[str, dict]) -> tuple[list[str], list[list]]:
-    """Columns and rows: ``[set, kind, name, entries, <accuracy % per model>..., <change per step>...]``.
+    """Columns and rows: ``[set, kind, name, entries, over_length, <accuracy % per model>..., <change per step>...]``.
 
-    ``kind`` is category, group, overall or diagnostic; missing values are ``None``. Diagnostics (calls made, right
+    ``kind`` is category, group, overall or diagnostic; missing values are ``None`` (one type per column, as a W&B
+    table needs). Diagnostics (calls made, right
     functions) are not BFCL scores: they show what the all-or-nothing verdict hides.
     """
     models = list(scores)
     steps = [(a, b) for a, b in STEPS if a in scores and b in scores]
-    columns = ["set", "kind", "name", "entries", *models, *(f"{a} - {b}" for a, b in steps)]
+    columns = ["set", "kind", "name", "entries", "over_length", *models, *(f"{a} - {b}" for a, b in steps)]
     rows = []
     for set_name in _sets(scores):
         per_model = {m: scores[m].get(set_name) or {} for m in models}
@@ -34,25 +35,20 @@ def progression_rows(scores: dict[str, dict]) -> tuple[list[str], list[list]]:
         cats = [c for c in CATEGORIES if c in first["categories"]] + \
                [c for c in first["categories"] if c not in CATEGORIES]
         lines = [("category", c, lambda s, c=c: s["categories"].get(c, {}).get("accuracy"),
-                  _entries(first["categories"][c])) for c in cats]
-        lines += [("group", g, lambda s, g=g: s["groups"].get(g, {}).get("accuracy"), first["groups"][g]["total"])
-                  for g in GROUP_ORDER if g in first["groups"]]
-        lines.append(("overall", "overall", lambda s: s.get("overall"), ""))
+                  first["categories"][c]["total"], first["categories"][c].get("over_length", 0)) for c in cats]
+        lines += [("group", g, lambda s, g=g: s["groups"].get(g, {}).get("accuracy"), first["groups"][g]["total"],
+                   None) for g in GROUP_ORDER if g in first["groups"]]
+        lines.append(("overall", "overall", lambda s: s.get("overall"), None, None))
         if "diagnostics" in first:
             for key, label in (("call_rate", "calls made"), ("right_functions", "right functions")):
                 lines.append(("diagnostic", label, lambda s, k=key: s.get("diagnostics", {}).get(k),
-                              first["diagnostics"]["entries"]))
-        for kind, name, get, entries in lines:
+                              first["diagnostics"]["entries"], None))
+        for kind, name, get, entries, over in lines:
             acc = {m: (None if not per_model[m] or get(per_model[m]) is None else 100 * get(per_model[m]))
                    for m in models}
             change = [None if acc[a] is None or acc[b] is None else acc[a] - acc[b] for a, b in steps]
-            rows.append([set_name, kind, name, entries, *(acc[m] for m in models), *change])
+            rows.append([set_name, kind, name, entries, over, *(acc[m] for m in models), *change])
     return columns, rows
-
-
-def _entries(cat: dict) -> str | int:
-    over = cat.get("over_length", 0)
-    return f"{cat['total']} ({over} over length)" if over else cat["total"]
 
 
 def markdown_table(scores: dict[str, dict]) -> str:
@@ -63,16 +59,16 @@ def markdown_table(scores: dict[str, dict]) -> str:
     def cell(i: int, v) -> str:
         if v is None:
             return "-"
-        if i >= 4 + n_models:  # a change, in percentage points
-            return f"{v:+.1f}"
-        return f"{v:.1f}" if i >= 4 else str(v)
+        return f"{v:+.1f}" if i >= 5 + n_models else f"{v:.1f}"  # accuracy, or a change in percentage points
 
-    head = ["set", "category / group", "entries", *columns[4:]]
+    head = ["set", "category / group", "entries", *columns[5:]]
     out = ["| " + " | ".join(head) + " |", "|---|---|---:|" + "---:|" * (len(head) - 3)]
     for row in rows:
         name = f"**{row[2]}**" if row[1] in ("group", "overall") else (f"*{row[2]}*" if row[1] == "diagnostic"
                                                                         else row[2])
-        out.append("| " + " | ".join([row[0], name, *(cell(i, v) for i, v in enumerate(row) if i >= 3)]) + " |")
+        entries = "" if row[3] is None else (f"{row[3]} ({row[4]} over length)" if row[4] else str(row[3]))
+        out.append("| " + " | ".join([row[0], name, entries, *(cell(i, v) for i, v in enumerate(row) if i >= 5)])
+                   + " |")
     first = next(iter(scores.values()))
     not_run = next((s["not_run"] for s in first.values() if s), [])
     out += ["", f"Accuracy in %; changes in percentage points. Not run: {', '.join(not_run)}. Over-length prompts "
@@ -96,7 +92,7 @@ def plot_progression(scores: dict[str, dict], path: Path) -> Path:
     for ax, set_name in zip(axes[:, 0], sets, strict=True):
         mine = [r for r in rows if r[0] == set_name and r[1] != "diagnostic"]
         for k, m in enumerate(models):
-            values = [r[4 + k] if r[4 + k] is not None else 0.0 for r in mine]
+            values = [r[5 + k] if r[5 + k] is not None else 0.0 for r in mine]
             ax.bar([i + (k - (len(models) - 1) / 2) * width for i in range(len(mine))], values, width, label=m)
         ax.set_xticks(range(len(mine)))
         ax.set_xticklabels([r[2] + (" (group)" if r[1] == "group" else "") for r in mine], rotation=35, ha="right",
