@@ -102,7 +102,12 @@ def test_wandb_offline_runs_hold_the_logged_metrics(run):
     runs = [read_offline_run(d) for d in glob.glob(str(result.output_dir / "wandb" / "wandb" / "offline-run-*"))]
     by_job = {r["job_type"]: r for r in runs}
     assert {"data", "sft", "dpo", "eval_base", "eval_sft", "eval_dpo", "report"} <= set(by_job)
-    assert {"eval/progression", "eval/progression_chart"} <= set().union(*by_job["report"]["history"])
+    from toolcall_dist.eval.report import progression_rows
+
+    report = {k: v for h in by_job["report"]["history"] for k, v in h.items()}
+    columns, rows = progression_rows(result.scores)
+    assert (report["eval/progression/nrows"], report["eval/progression/ncols"]) == (len(rows), len(columns))
+    assert report["eval/progression_chart/format"] == "png"
     sft_losses = [h["train/loss"] for h in by_job["sft"]["history"] if "train/loss" in h]
     assert sft_losses and all(math.isfinite(x) for x in sft_losses)
     dpo_keys = set().union(*by_job["dpo"]["history"])
