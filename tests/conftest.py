@@ -72,3 +72,10 @@ def real_tokenizer(tmp_path_factory):
 def mistral_v3_model() -> Path:
     """mistral-common's v3 tokenizer model (Mistral-7B-Instruct-v0.3)."""
     return _package_dir("mistral_common") / "data" / "mistral_instruct_tokenizer_240323.model.v3"
+
+
+@pytest.fixture(scope="session")
+def shipped_tiny_model() -> Path:
+    """The quickstart's tiny Qwen2 base model shipped in assets/stages (weights and tokenizer)."""
+    (model_dir,) = (Path(__file__).resolve().parents[1] / "assets" / "stages").glob("base-*/model")
+    return model_dir

@@ -289,21 +289,34 @@ class TrackingConfig:
 
 @dataclass
 class EvalConfig:
-    source: str = "synthetic"  # synthetic: the held-out set the data stage writes | bfcl: BFCL v4's own files
-    categories: list[str] = field(default_factory=lambda: ["simple_python", "multiple", "parallel", "irrelevance"])
+    """Two evaluation sets, each scored with BFCL's AST rules: BFCL v4's own files and the project's held-out set."""
+
+    categories: list[str] = field(default_factory=list)  # BFCL v4 categories (bfcl-eval package or bfcl_data_dir)
+    heldout_categories: list[str] = field(  # the held-out synthetic set the data stage writes in BFCL's format
+        default_factory=lambda: ["simple_python", "multiple", "parallel", "irrelevance"])
     models: list[str] = field(default_factory=lambda: ["base", "sft", "dpo"])
-    limit_per_category: int | None = None
+    limit: int | None = None  # first N entries of each category (null: all)
     bfcl_data_dir: str | None = None  # null: the installed bfcl-eval package's data
     max_new_tokens: int = 96
     batch_size: int = 32
+    backend: str = "hf"  # hf: transformers, batched | vllm: vLLM (GPU; LoRA adapters served on their base)
+    num_shards: int = 1  # >1: that many Ray tasks (one GPU each where cluster.use_gpu) generate a shard each
 
     def __post_init__(self) -> None:
-        _check(self.source in ("synthetic", "bfcl"), "eval.source", f"must be synthetic or bfcl, got {self.source!r}")
-        known = SYNTHETIC_CATEGORIES if self.source == "synthetic" else BFCL_CATEGORIES
-        for cat in self.categories:
-            _check(cat in known, "eval.categories", f"unknown {self.source} category {cat!r}; known: {known}")
+        for key, cats, known in (("eval.categories", self.categories, BFCL_CATEGORIES),
+                                 ("eval.heldout_categories", self.heldout_categories, SYNTHETIC_CATEGORIES)):
+            for cat in cats:
+                _check(cat in known, key, f"unknown category {cat!r}; known: {known}")
+            _check(len(set(cats)) == len(cats), key, f"lists a category twice: {cats}")
+        _check(bool(self.categories or self.heldout_categories), "eval.categories",
+               "eval.categories and eval.heldout_categories are both empty: nothing to evaluate")
         for m in self.models:
             _check(m in ("base", "sft", "dpo"), "eval.models", f"unknown model stage {m!r}")
+        _check(self.limit is None or self.limit >= 1, "eval.limit", f"must be >= 1 or null, got {self.limit}")
+        _check(self.backend in ("hf", "vllm"), "eval.backend", f"must be hf or vllm, got {self.backend!r}")
+        _check(self.num_shards >= 1, "eval.num_shards", f"must be >= 1, got {self.num_shards}")
+        _check(self.batch_size >= 1, "eval.batch_size", f"must be >= 1, got {self.batch_size}")
+        _check(self.max_new_tokens >= 1, "eval.max_new_tokens", f"must be >= 1, got {self.max_new_tokens}")
 
 
 @dataclass

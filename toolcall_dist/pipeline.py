@@ -26,7 +26,7 @@ log = logging.getLogger("toolcall_dist")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Bump a stage's version when its code changes what it writes, so old cached artifacts are not reused.
-STAGE_VERSIONS = {"data": 2, "base": 4, "sft": 1, "dpo": 1, "eval": 2}
+STAGE_VERSIONS = {"data": 2, "base": 4, "sft": 1, "dpo": 1, "eval": 3}
 
 
 @dataclass
@@ -164,7 +164,7 @@ def _run(cfg) -> RunResult:
     ctx = impl.Context(cfg=r, output_dir=out, group=group)
     # Targets are the stages asked for; whatever they read runs first (or is reused from the cache).
     deps = {"data": [], "base": [], "sft": ["data", "base"], "dpo": ["data", "base", "sft"],
-            "eval": [*(["data"] if conf.eval.source == "synthetic" else []), *conf.eval.models]}
+            "eval": [*(["data"] if conf.eval.heldout_categories else []), *conf.eval.models]}
     todo: set[str] = set()
 
     def add(s: str) -> None:
@@ -178,12 +178,14 @@ def _run(cfg) -> RunResult:
         if name in todo:
             ensure(stages[name], lambda st, n=name: getattr(impl, f"run_{n}")(ctx, st, stages))
     if "eval" in todo:
-        data_key = data.key if conf.eval.source == "synthetic" else None
+        data_key = data.key if conf.eval.heldout_categories else None
+        # Sharding changes where generation runs, not what it writes: it stays out of the key.
+        eval_key = {k: v for k, v in r["eval"].items() if k != "num_shards"}
         for model in conf.eval.models:
-            ev = Stage(root, "eval", stage_key("eval", stages[model].key, data_key, r["eval"]))
+            ev = Stage(root, "eval", stage_key("eval", stages[model].key, data_key, eval_key))
             info = ensure(ev, lambda st, m=model: impl.run_eval(ctx, st, stages, m), label=f"eval_{model}")
             result.scores[model] = info["scores"]
-        result.table = impl.write_report(ctx, result.scores)
+        result.table = impl.write_report(ctx, result.scores, result.stage_dirs)
         print("\n" + result.table, flush=True)
     # What the sweep report reads per trial: which stage directories it used, which it reused, its scores.
     (out / "run.json").write_text(json.dumps({**asdict(result), "group": group}, indent=1, default=str))

@@ -39,7 +39,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def _log_stage(ctx: Context, stage: str, metrics: dict, tables: dict | None = None, model_dir: str | None = None,
-               reused_from: Path | None = None) -> None:
+               reused_from: Path | None = None, images: dict[str, Path] | None = None) -> None:
     """A W&B run for a driver-side stage (the driver is rank 0). ``model_dir`` is uploaded as a model artifact when
     ``tracking.log_model`` is set and ``stage`` evaluates the last model of ``eval.models``."""
     from toolcall_dist import tracking
@@ -55,6 +55,8 @@ def _log_stage(ctx: Context, stage: str, metrics: dict, tables: dict | None = No
         run.summary["reused_from"] = str(reused_from)
     for key, (columns, rows) in (tables or {}).items():
         run.log({key: wandb.Table(columns=columns, data=rows)})
+    for key, path in (images or {}).items():
+        run.log({key: wandb.Image(str(path))})
     if model_dir and ctx.cfg["tracking"]["log_model"] and stage == f"eval_{ctx.cfg['eval']['models'][-1]}":
         art = wandb.Artifact(f"model-{ctx.group}", type="model", metadata={"stage": stage[5:], "dir": model_dir})
         art.add_dir(model_dir)
@@ -206,49 +208,94 @@ def run_dpo(ctx: Context, st, stages) -> dict:
 
 
 # --- evaluation ---------------------------------------------------------------------------------------------------
+def eval_sets(cfg: dict, stages) -> list[tuple[str, str | None, list[str]]]:
+    """``[(set, data_dir, categories)]``: the held-out synthetic set (from the data stage) and BFCL v4's files."""
+    e = cfg["eval"]
+    sets = []
+    if e["heldout_categories"]:
+        sets.append(("heldout", stages["data"].info()["heldout_dir"], e["heldout_categories"]))
+    if e["categories"]:
+        sets.append(("bfcl", e["bfcl_data_dir"], e["categories"]))
+    return sets
+
+
+def _lora_spec(ctx: Context, stages, model: str) -> dict | None:
+    """Base + adapter for vLLM's LoRA serving, where the stage trained one and added no embedding rows (rows live
+    outside the adapter, so those stages are served merged)."""
+    adapter = Path(stages[model].info()["model_dir"]) / "adapter"
+    if model == "base" or not adapter.is_dir() or stages["base"].info().get("added_tokens"):
+        return None
+    base = stages["base" if model == "sft" else "sft"].info()["model_dir"]
+    return {"base_dir": base, "adapter_dir": str(adapter), "rank": ctx.cfg["peft"]["r"]}
+
+
 def run_eval(ctx: Context, st, stages, model: str) -> dict:
-    """Score one model stage on the configured categories with the BFCL AST checker."""
+    """Score one model stage on the configured sets with BFCL's AST rules, generating in-process or sharded
+    across the Ray cluster (``eval.num_shards``)."""
     from toolcall_dist.eval import runner
+    from toolcall_dist.eval.backends import run
 
     e = ctx.cfg["eval"]
-    data_dir = stages["data"].info()["heldout_dir"] if e["source"] == "synthetic" else e["bfcl_data_dir"]
     model_dir = stages[model].info()["model_dir"]
-    scores, samples = runner.evaluate(model_dir, ctx.cfg["model"]["family"], e, data_dir, ctx.cfg["model"]["dtype"],
-                                      st.dir, label=model)
+    workers: list[dict] = []
+    generate_fn = run
+    if e["num_shards"] > 1:
+        from functools import partial
+
+        from toolcall_dist.ray_eval import generate_sharded
+
+        generate_fn = partial(generate_sharded, ctx.cfg["cluster"], e["num_shards"], workers=workers)
+    lora = _lora_spec(ctx, stages, model) if e["backend"] == "vllm" else None
+    scores, samples = runner.evaluate(model_dir, ctx.cfg["model"]["family"], e, eval_sets(ctx.cfg, stages), st.dir,
+                                      model, generate_fn, ctx.cfg["model"]["dtype"], lora)
     _log_stage(ctx, f"eval_{model}", _eval_metrics(scores), {"eval/samples": samples}, model_dir)
-    return {"model_dir": model_dir, "scores": scores}
+    return {"model_dir": model_dir, "scores": scores, "generations": "generations.jsonl", "shards": workers}
 
 
 def _eval_metrics(scores: dict) -> dict:
-    """Flat W&B metrics: accuracy per BFCL category and per group, and overall."""
-    flat = {f"eval/{k}": v["accuracy"] for k, v in scores["categories"].items()}
-    flat.update({f"eval/{k}": v["accuracy"] for k, v in scores["groups"].items()})
-    if scores["overall"] is not None:
-        flat["eval/overall"] = scores["overall"]
+    """Flat W&B metrics: accuracy per set and BFCL category, per group, and overall."""
+    flat = {}
+    for set_name, s in scores.items():
+        flat.update({f"eval/{set_name}/{k}": v["accuracy"] for k, v in s["categories"].items()})
+        flat.update({f"eval/{set_name}/{k}": v["accuracy"] for k, v in s["groups"].items()})
+        if s["overall"] is not None:
+            flat[f"eval/{set_name}/overall"] = s["overall"]
     return flat
 
 
 def _samples(path: Path) -> tuple[list[str], list[list]]:
-    """The samples table of a finished eval stage, rebuilt from its ``generations.jsonl`` (same rows as
-    ``runner.evaluate`` logs: the first entries of each category)."""
+    """The samples table of a finished eval stage, rebuilt from its ``generations.jsonl`` (the same rows
+    ``runner.evaluate`` logs: the first entries of each set and category)."""
     from toolcall_dist.eval.runner import SAMPLE_ROWS
 
     rows, per_cat = [], {}
     for g in read_jsonl(path):
-        per_cat[g["category"]] = per_cat.get(g["category"], 0) + 1
-        if per_cat[g["category"]] <= SAMPLE_ROWS:
-            rows.append([g["category"], g["id"], g["valid"], g["error_type"], g["output"][:500]])
-    return ["category", "id", "valid", "error_type", "output"], rows
+        key = (g["set"], g["category"])
+        per_cat[key] = per_cat.get(key, 0) + 1
+        if per_cat[key] <= SAMPLE_ROWS:
+            rows.append([g["set"], g["category"], g["id"], g["correct"], g["error"][:200], g["raw_output"][:500]])
+    return ["set", "category", "id", "correct", "error", "output"], rows
 
 
-def write_report(ctx: Context, scores: dict[str, dict]) -> str:
-    """The base/SFT/DPO table, printed and written to ``<output_dir>/results.md`` and ``results.json``."""
-    from toolcall_dist.eval.report import markdown_table
+def write_report(ctx: Context, scores: dict[str, dict], stage_dirs: dict[str, Path] | None = None) -> str:
+    """The base -> SFT -> DPO progression: printed, written to ``<output_dir>/results.md``, ``results.json`` and
+    ``progression.png``, logged as a W&B table; each model's per-entry JSONL is copied to ``<output_dir>/eval/``."""
+    import shutil
+
+    from toolcall_dist.eval.report import markdown_table, plot_progression, progression_rows
 
     table = markdown_table(scores)
     (ctx.output_dir / "results.json").write_text(json.dumps(scores, indent=1))
-    e = ctx.cfg["eval"]
-    head = (f"# {ctx.cfg['name']}: BFCL-scored results ({e['source']} set)\n\n"
-            f"Model: {ctx.cfg['model']['name']}; accuracy in %, AST checker with BFCL's rules.\n\n")
+    chart = plot_progression(scores, ctx.output_dir / "progression.png")
+    copies = ctx.output_dir / "eval"
+    for label, d in (stage_dirs or {}).items():
+        if label.startswith("eval_") and (Path(d) / "generations.jsonl").exists():
+            copies.mkdir(exist_ok=True)
+            shutil.copyfile(Path(d) / "generations.jsonl", copies / f"{label[5:]}.jsonl")
+    head = (f"# {ctx.cfg['name']}: BFCL-scored results\n\n"
+            f"Model: {ctx.cfg['model']['name']}; accuracy in %, AST checker with BFCL's rules; 'bfcl' = BFCL v4's "
+            f"own files, 'heldout' = the project's held-out synthetic set. Chart: {chart.name}.\n\n")
     (ctx.output_dir / "results.md").write_text(head + table + "\n")
+    columns, rows = progression_rows(scores)
+    _log_stage(ctx, "report", {}, {"eval/progression": (columns, rows)}, images={"eval/progression_chart": chart})
     return table

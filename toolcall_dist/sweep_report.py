@@ -64,9 +64,19 @@ def collect(sweep_dir: Path) -> tuple[list[dict], list[str]]:
             "beta": cfg["dpo"]["beta"], "no_tool": ratios["no_tool"],
             "no_tool_share": ratios["no_tool"] / sum(ratios.values()),  # ratios are normalised by the data stage
             "overrides": list(OmegaConf.load(d / ".hydra" / "overrides.yaml")),
-            "scores": run["scores"], "stage_dirs": run["stage_dirs"], "reused": run["reused"],
+            "scores": {m: one_set(sc)[1] for m, sc in run["scores"].items()},
+            "eval_set": next((one_set(sc)[0] for sc in run["scores"].values()), None),
+            "stage_dirs": run["stage_dirs"], "reused": run["reused"],
         })
     return trials, unfinished
+
+
+def one_set(model_scores: dict) -> tuple[str, dict]:
+    """The evaluation set a sweep compares: BFCL's own categories when they were run, else the held-out set."""
+    for name in ("bfcl", "heldout"):
+        if name in model_scores:
+            return name, model_scores[name]
+    raise ValueError(f"no evaluation set in scores (sets: {sorted(model_scores)})")
 
 
 def shared_work(trials: list[dict]) -> list[dict]:
@@ -112,7 +122,9 @@ def markdown(trials: list[dict], unfinished: list[str], model: str, metric: str,
         lines += [f"Best configuration by `{metric}` of the `{model}` model: trial {top['trial']} "
                   f"({', '.join(o for o in top['overrides'] if o.partition('=')[0] in axes) or 'no swept value'}) "
                   f"= {_pct(metric_value(top['scores'][model], metric))} %.", ""]
-    lines += [f"Scores of the `{model}` model, accuracy in % (BFCL AST checker; `-`: group not evaluated).", ""]
+    sets = sorted({t["eval_set"] for t in trials if t["eval_set"]})
+    lines += [f"Scores of the `{model}` model on the {'/'.join(sets) or 'no'} set, accuracy in % (BFCL AST "
+              "checker; `-`: group not evaluated).", ""]
     head = ["trial", "model", "beta", "no_tool share", *GROUPS, "overall", "reused stages"]
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 3) + ["---"]) + "|"]
     for t in trials:

@@ -18,7 +18,7 @@ REDUCED = [
     "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
     "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=1e-3",
     "dpo.epochs=1", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
-    "eval.max_new_tokens=48", "eval.categories=[simple_python,irrelevance]",
+    "eval.max_new_tokens=48", "eval.heldout_categories=[simple_python,irrelevance]", "eval.categories=[]",
 ]
 
 
@@ -76,22 +76,23 @@ def test_first_dpo_loss_is_ln2_with_reference_equal_to_policy(run):
 def test_eval_table_has_base_sft_and_dpo_rows(run):
     result, _ = run
     assert set(result.scores) == {"base", "sft", "dpo"}
-    rows = [line.split("|")[1].strip() for line in result.table.splitlines() if line.startswith("| ")]
-    assert rows[1:] == ["base", "sft", "dpo"]
+    header = [c.strip() for c in result.table.splitlines()[0].split("|")[1:-1]]
+    assert header[3:] == ["base", "sft", "dpo", "sft - base", "dpo - sft"]
     for model in ("base", "sft", "dpo"):
-        cats = result.scores[model]["categories"]
+        cats = result.scores[model]["heldout"]["categories"]
         assert set(cats) == {"simple_python", "irrelevance"} and cats["simple_python"]["total"] == 6
     saved = json.loads((result.output_dir / "results.json").read_text())
     assert saved == json.loads(json.dumps(result.scores))
-    assert (result.output_dir / "results.md").read_text().count("| base |") == 1
+    assert (result.output_dir / "results.md").read_text().count("| heldout | simple_python | 6 |") == 1
+    assert (result.output_dir / "progression.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_base_model_answers_in_prose(run):
     """The warmed-up tiny base behaves like an untuned instruct model: no call on the held-out tool prompts."""
     result, _ = run
     gens = [json.loads(line) for line in (result.stage_dirs["eval_base"] / "generations.jsonl").open()]
-    assert gens and all(g["calls"] == [] for g in gens)
-    assert result.scores["base"]["categories"]["simple_python"]["accuracy"] == 0.0
+    assert gens and all(g["parsed_calls"] == [] and g["stage"] == "base" for g in gens)
+    assert result.scores["base"]["heldout"]["categories"]["simple_python"]["accuracy"] == 0.0
 
 
 def test_wandb_offline_runs_hold_the_logged_metrics(run):
@@ -100,14 +101,21 @@ def test_wandb_offline_runs_hold_the_logged_metrics(run):
     result, _ = run
     runs = [read_offline_run(d) for d in glob.glob(str(result.output_dir / "wandb" / "wandb" / "offline-run-*"))]
     by_job = {r["job_type"]: r for r in runs}
-    assert {"data", "sft", "dpo", "eval_base", "eval_sft", "eval_dpo"} <= set(by_job)
+    assert {"data", "sft", "dpo", "eval_base", "eval_sft", "eval_dpo", "report"} <= set(by_job)
+    from toolcall_dist.eval.report import progression_rows
+
+    report = {k: v for h in by_job["report"]["history"] for k, v in h.items()}
+    columns, rows = progression_rows(result.scores)
+    assert (report["eval/progression/nrows"], report["eval/progression/ncols"]) == (len(rows), len(columns))
+    assert report["eval/progression_chart/format"] == "png"
     sft_losses = [h["train/loss"] for h in by_job["sft"]["history"] if "train/loss" in h]
     assert sft_losses and all(math.isfinite(x) for x in sft_losses)
     dpo_keys = set().union(*by_job["dpo"]["history"])
     assert {"train/rewards/margins", "train/rewards/accuracies", "train/rewards/chosen"} <= dpo_keys
     assert by_job["sft"]["config"]["dpo"]["beta"] == 0.1  # the resolved experiment config
-    evals = [h for h in by_job["eval_sft"]["history"] if "eval/simple_python" in h]
-    assert evals[0]["eval/simple_python"] == result.scores["sft"]["categories"]["simple_python"]["accuracy"]
+    evals = [h for h in by_job["eval_sft"]["history"] if "eval/heldout/simple_python" in h]
+    sft_simple = result.scores["sft"]["heldout"]["categories"]["simple_python"]["accuracy"]
+    assert evals[0]["eval/heldout/simple_python"] == sft_simple
 
 
 def test_rerun_reuses_every_stage(run, compose):

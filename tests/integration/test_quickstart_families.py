@@ -24,8 +24,8 @@ REDUCED = [
     "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
     "sft.epochs=4", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=5e-3",
     "dpo.epochs=0.5", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
-    "stages=[data,base,sft,dpo,eval]", "eval.models=[base,sft]", "eval.categories=[simple_python]",
-    "eval.max_new_tokens=16", "tracking=none",
+    "stages=[data,base,sft,dpo,eval]", "eval.models=[base,sft]", "eval.heldout_categories=[simple_python]",
+    "eval.categories=[]", "eval.max_new_tokens=16", "tracking=none",
 ]
 FAMILIES = {  # preset -> (family, architecture, how a call turn opens)
     "tiny_llama": ("llama3", "llama", '{"name": "'),
@@ -79,10 +79,10 @@ def test_sft_model_answers_tool_requests_in_its_familys_call_syntax(runs, preset
     _, _, opener = FAMILIES[preset]
     base = _generations(runs[preset], "base")
     sft = _generations(runs[preset], "sft")
-    assert base and not any(g["output"].lstrip().startswith(opener) for g in base)
-    assert all(g["calls"] == [] for g in base)
-    opened = [g for g in sft if g["output"].lstrip().startswith(opener)]
-    assert len(opened) * 2 > len(sft), [g["output"] for g in sft]
+    assert base and not any(g["raw_output"].lstrip().startswith(opener) for g in base)
+    assert all(g["parsed_calls"] == [] for g in base)
+    opened = [g for g in sft if g["raw_output"].lstrip().startswith(opener)]
+    assert len(opened) * 2 > len(sft), [g["raw_output"] for g in sft]
 
 
 @pytest.mark.parametrize("preset", sorted(FAMILIES))

@@ -21,7 +21,7 @@ REDUCED = [  # the reduced quickstart of test_quickstart.py, shorter generations
     "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
     "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=1e-3",
     "dpo.epochs=1", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
-    "eval.max_new_tokens=32", "eval.categories=[simple_python,irrelevance]",
+    "eval.max_new_tokens=32", "eval.heldout_categories=[simple_python,irrelevance]", "eval.categories=[]",
 ]
 
 
@@ -54,7 +54,7 @@ def test_four_trials_each_with_dpo_scores_for_its_own_config(sweep):
     for d, run, cfg in trials:
         assert cfg["output_dir"] == str(d)  # each trial writes into its own directory
         assert set(run["scores"]) == {"base", "sft", "dpo"}
-        assert run["scores"]["dpo"]["categories"]["simple_python"]["total"] == 6
+        assert run["scores"]["dpo"]["heldout"]["categories"]["simple_python"]["total"] == 6
         assert json.loads((d / "results.json").read_text()) == run["scores"]
 
 
@@ -98,8 +98,8 @@ def test_one_report_with_every_trial_and_the_best_configuration(sweep):
     data = json.loads((tmp / "sweep" / "sweep_report.json").read_text())
     trials = _trials(tmp)
     assert [t["trial"] for t in data["trials"]] == [f"t{d.name}" for d, _, _ in trials]
-    best = max(trials, key=lambda t: t[1]["scores"]["dpo"]["overall"])
-    best_value = best[1]["scores"]["dpo"]["overall"]
+    best = max(trials, key=lambda t: t[1]["scores"]["dpo"]["heldout"]["overall"])
+    best_value = best[1]["scores"]["dpo"]["heldout"]["overall"]
     assert data["metric"] == "overall"
     assert data["trials"][[t["trial"] for t in data["trials"]].index(data["best"])]["scores"]["dpo"]["overall"] \
         == best_value
@@ -125,9 +125,10 @@ def test_wandb_offline_run_for_every_stage_of_every_trial(sweep):
             if job in run["reused"] and job not in ("sft", "dpo"):
                 assert any(h.get("stage/reused") == 1 for h in r["history"])
                 assert r["summary"]["reused_from"] == run["stage_dirs"][job]
-        evals = [h for h in by_job["eval_dpo"]["history"] if "eval/simple_python" in h]
-        assert evals[0]["eval/simple_python"] == run["scores"]["dpo"]["categories"]["simple_python"]["accuracy"]
-        assert evals[0]["eval/irrelevance"] == run["scores"]["dpo"]["groups"]["irrelevance"]["accuracy"]
+        held = run["scores"]["dpo"]["heldout"]
+        evals = [h for h in by_job["eval_dpo"]["history"] if "eval/heldout/simple_python" in h]
+        assert evals[0]["eval/heldout/simple_python"] == held["categories"]["simple_python"]["accuracy"]
+        assert evals[0]["eval/heldout/irrelevance"] == held["groups"]["irrelevance"]["accuracy"]
         models = [a["name"] for r in runs for a in r["artifacts"] if a["type"] == "model"]
         assert models == [f"model-{run['group']}"]  # tracking.log_model=true: the final model, once, from eval_dpo
         assert any(a["type"] == "model" for a in by_job["eval_dpo"]["artifacts"])

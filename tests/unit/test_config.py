@@ -59,6 +59,11 @@ def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
         (["sft.global_batch_size=12"], "sft.global_batch_size"),
         (["dpo.loss_type=nonsense"], "dpo.loss_type"),
         (["eval.categories=[simple_python,made_up]"], "eval.categories"),
+        (["eval.heldout_categories=[live_simple]"], "eval.heldout_categories"),  # not in the held-out set
+        (["eval.categories=[]", "eval.heldout_categories=[]"], "eval.categories"),
+        (["eval.limit=0"], "eval.limit"),
+        (["eval.backend=tgi"], "eval.backend"),
+        (["eval.num_shards=0"], "eval.num_shards"),
         (["model.family=gpt9"], "model.family"),
         (["model.gguf_file=x.gguf"], "model.path"),  # two sources: the tiny model and a GGUF
         (["model=smollm2_135m", "model.path=HuggingFaceTB/SmolLM2-135M-Instruct"], "model.path"),

@@ -296,3 +296,39 @@ def test_javascript_typed_strings():
     changed = copy.deepcopy(entry)
     changed["function"][0]["parameters"]["properties"]["limit"]["type"] = "long"  # not a BFCL JavaScript type
     assert check_entry([call("run", **args)], changed)["error_type"] == "type_error:unsupported_schema_type"
+
+
+def test_nested_item_type_errors_as_bfcl_reports_them():
+    func = {"name": "f", "parameters": {"type": "dict", "required": ["xs"],
+                                        "properties": {"xs": {"type": "array", "items": {"type": "integer"}}}}}
+
+    def entry(acceptable):
+        return {"id": "n0", "category": "simple_python", "function": [func],
+                "ground_truth": [{"f": {"xs": acceptable}}]}
+
+    # Items of the wrong type against list answers: BFCL's nested type error.
+    assert check_entry([call("f", xs=["1", "2"])], entry([[1, 2]]))["error_type"] == "type_error:nested"
+    # Next to a variable-name answer (not a list) BFCL skips the item check: the value check decides.
+    assert check_entry([call("f", xs=["1", "2"])], entry(["my_list", [1, 2]]))["error_type"] == "value_error:others"
+    assert check_entry([call("f", xs="my_list")], entry(["my_list", [1, 2]]))["valid"]
+    # An item of the answer's own item type passes the type check even where the schema says otherwise.
+    assert check_entry([call("f", xs=["a"])], entry([["a"]]))["valid"]
+
+
+def test_empty_list_passes_where_the_parameter_may_be_omitted():
+    """BFCL turns the "" of an omittable list parameter into an empty acceptable list, so [] passes."""
+    assert verdict({**GOOD, "tags": []})["valid"]
+    func = {"name": "book", "parameters": {"type": "dict", "required": [],
+                                           "properties": {"legs": {"type": "array", "items": {"type": "dict"}}}}}
+    entry = {"id": "e0", "category": "simple_python", "function": [func],
+             "ground_truth": [{"book": {"legs": [[{"from": ["SFO"]}], ""]}}]}
+    assert check_entry([call("book", legs=[])], entry)["valid"]
+    assert check_entry([call("book")], entry)["valid"]
+
+
+def test_multiple_checks_the_call_against_the_answers_function():
+    entry = {"id": "m1", "category": "live_multiple", "function": [WEATHER, SUM],
+             "ground_truth": [{"weather.get": {"city": ["Paris"], "days": [1], "units": ["celsius", ""]}}]}
+    assert check_entry([call(city="PARIS", days=1)], entry)["valid"]
+    assert check_entry([call("math.sum", a=1)], entry)["error_type"] == "simple_function_checker:wrong_func_name"
+    assert check_entry([], entry)["error_type"] == "multiple_function_checker:wrong_count"

@@ -86,15 +86,15 @@ def test_eval_of_a_local_model_dir_on_real_bfcl_data(tmp_path, compose):
 
     (model_dir,) = (pipeline.PROJECT_ROOT / "assets" / "stages").glob("base-*/model")
     cfg = compose(["+exp=qwen_dpo", f"model.path={model_dir}", "model.dtype=float32", "stages=[eval]",
-                   "eval.models=[base]", "eval.categories=[simple_python,irrelevance]", "eval.limit_per_category=3",
+                   "eval.models=[base]", "eval.categories=[simple_python,irrelevance]", "eval.limit=3",
                    "eval.max_new_tokens=12", "eval.batch_size=3", "tracking=none", f"output_dir={tmp_path}/out",
                    f"stages_dir={tmp_path}/stages"])
     result = pipeline.run(cfg)
     assert "data" not in result.stage_dirs  # BFCL's files, not the synthetic held-out set
-    cats = result.scores["base"]["categories"]
+    cats = result.scores["base"]["bfcl"]["categories"]
     assert cats["simple_python"]["total"] == 3 and cats["irrelevance"]["total"] == 3
     rows = [json.loads(x) for x in (result.stage_dirs["eval_base"] / "generations.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows[:3]] == ["simple_python_0", "simple_python_1", "simple_python_2"]
     fmt = get_format("qwen2_5")
-    assert all(r["calls"] == fmt.parse(r["output"]) for r in rows)
-    assert cats["irrelevance"]["correct"] == sum(r["valid"] for r in rows[3:])
+    assert all(r["parsed_calls"] == fmt.parse(r["raw_output"]) for r in rows)
+    assert cats["irrelevance"]["correct"] == sum(r["correct"] for r in rows[3:])

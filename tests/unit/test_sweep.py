@@ -95,7 +95,7 @@ def _trial(sweep: Path, num: int, beta: float, no_tool: float, scores: dict, reu
     (d / "config.json").write_text(json.dumps(cfg))
     stage_dirs = {"data": f"/s/data-{no_tool}", "base": "/s/base-1", "sft": f"/s/sft-{no_tool}",
                   "dpo": f"/s/dpo-{no_tool}-{beta}"}
-    (d / "run.json").write_text(json.dumps({"group": f"q-t{num}", "scores": {"dpo": scores},
+    (d / "run.json").write_text(json.dumps({"group": f"q-t{num}", "scores": {"dpo": {"heldout": scores}},
                                             "stage_dirs": stage_dirs, "reused": reused}))
 
 

@@ -77,7 +77,10 @@ def _type_check(param: str, value: Any, acc: Any, expected: type, item: type | N
             option_type = _answer_type(option)
             if all(type(v) is item or (option_type is not None and type(v) is option_type) for v in value):
                 return is_variable
-        raise _Fail("type_error:nested", f"{param!r}: items of {value!r} are not {item.__name__}")
+        # BFCL falls through to its variable test here, which keeps "nested" only when the value's type is the
+        # answers' type and otherwise reports a simple type error; either way the entry fails.
+        kind = "type_error:nested" if answer_type is not None and type(value) is answer_type else "type_error:simple"
+        raise _Fail(kind, f"{param!r}: items of {value!r} are not {item.__name__}")
     if answer_type is not None and type(value) is answer_type:
         return True
     raise _Fail("type_error:simple", f"{param!r}: expected {expected.__name__}, got {type(value).__name__} {value!r}")

@@ -1,45 +1,110 @@
-"""Batched greedy generation with transformers (rank 0 / driver only)."""
+"""Greedy generation with transformers: real batches (left padding, KV cache), stopping at the family's turn ends.
+
+The work is planned once (``plan``: prompts tokenized, over-length ones set aside, the rest sorted by token length and
+cut into batches) and the plan is what runs, in one process or split across Ray tasks by whole batches
+(``toolcall_dist.ray_eval``): a prompt is always generated in the same batch, next to the same neighbours, so a
+sharded run writes exactly what an unsharded one writes.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
 
-def load(model_dir: str, dtype: str = "float32"):
-    """Model (on GPU when there is one) and a left-padding tokenizer, ready for batched generation."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+@dataclass
+class Plan:
+    """Which prompts run together. ``batches`` hold prompt indices; ``over_length`` maps index -> reason."""
+
+    batches: list[list[int]] = field(default_factory=list)
+    over_length: dict[int, str] = field(default_factory=dict)
+
+
+def load_tokenizer(model_dir: str):
+    """The model's tokenizer, padding on the left (generation appends on the right, so prompts end in one column)."""
+    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    tok.padding_side = "left"  # generation appends on the right, so prompts must end at the same column
+    tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
+    return tok
+
+
+def context_length(model_dir: str) -> int | None:
+    """The model's context window from its config (``None`` when it does not say)."""
+    from transformers import AutoConfig
+
+    conf = AutoConfig.from_pretrained(model_dir)
+    return getattr(conf, "max_position_embeddings", None)
+
+
+def stop_token_ids(tok, fmt) -> list[int]:
+    """Ids of every token that ends an assistant turn in ``fmt`` (``<|im_end|>``; ``<|eot_id|>``/``<|eom_id|>``...).
+
+    Raises ValueError naming the token when the tokenizer does not have it as one token: generation would never stop.
+    """
+    ids = []
+    for text in fmt.turn_ends or (fmt.eos,):
+        pieces = tok.encode(text, add_special_tokens=False)
+        if len(pieces) != 1:
+            raise ValueError(f"{fmt.family}: end-of-turn {text!r} is not one token in this tokenizer ({pieces})")
+        ids.append(pieces[0])
+    return ids
+
+
+def plan(tok, prompts: list[str], batch_size: int, max_new_tokens: int, context: int | None) -> Plan:
+    """Batches of similar token length (little padding); prompts that leave no room for the reply are set aside."""
+    lengths = [len(ids) for ids in tok(prompts, add_special_tokens=False)["input_ids"]] if prompts else []
+    out = Plan()
+    fits = []
+    for i, n in enumerate(lengths):
+        if context is not None and n + max_new_tokens > context:
+            out.over_length[i] = f"over_length: prompt of {n} tokens + {max_new_tokens} new > context {context}"
+        else:
+            fits.append(i)
+    fits.sort(key=lambda i: (lengths[i], i))
+    out.batches = [fits[b: b + batch_size] for b in range(0, len(fits), batch_size)]
+    return out
+
+
+def load_model(model_dir: str, dtype: str = "float32"):
+    """The model in eval mode, on the GPU when there is one."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
-    model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
-    return model, tok
+    return model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
 
 
-def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int, label: str = "") -> list[str]:
-    """Greedy completions of ``prompts`` in their original order; special tokens are kept (they carry the calls)."""
+def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], max_new_tokens: int,
+                stop_ids: list[int], label: str = "") -> dict[int, str]:
+    """Greedy completions for the prompts of ``batches``; each text ends at (and keeps) the first stop token."""
     import torch
 
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths batch with little padding
-    outputs: list[str] = [""] * len(prompts)
-    t0 = time.time()
-    for b in range(0, len(order), batch_size):
-        idx = order[b: b + batch_size]
+    out: dict[int, str] = {}
+    t0, done = time.time(), 0
+    for idx in batches:
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}
         with torch.inference_mode():
-            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-        new = gen[:, enc["input_ids"].shape[1]:]
-        for i, row in zip(idx, new, strict=True):
-            text = tok.decode(row, skip_special_tokens=False)
-            outputs[i] = text.replace(tok.pad_token, "") if tok.pad_token != tok.eos_token else text
-        done = min(b + batch_size, len(order))
-        log.info("eval %s: generated %d/%d (%.0fs)", label, done, len(order), time.time() - t0)
-    return outputs
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
+                                 eos_token_id=stop_ids, pad_token_id=tok.pad_token_id)
+        for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:].tolist(), strict=True):
+            # Finished rows are filled with padding after their stop token; it was never generated.
+            end = next((k + 1 for k, t in enumerate(row) if t in stop_ids), len(row))
+            out[i] = tok.decode(row[:end], skip_special_tokens=False)
+        done += len(idx)
+        log.info("eval %s: generated %d/%d (%.0fs)", label, done, sum(map(len, batches)), time.time() - t0)
+    return out
+
+
+def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int, stop_ids: list[int],
+             context: int | None = None, label: str = "") -> list[str | None]:
+    """Completions of ``prompts`` in order (``None`` for an over-length prompt), batched as ``plan`` batches them."""
+    p = plan(tok, prompts, batch_size, max_new_tokens, context)
+    texts = run_batches(model, tok, dict(enumerate(prompts)), p.batches, max_new_tokens, stop_ids, label)
+    return [texts.get(i) for i in range(len(prompts))]

@@ -1,8 +1,30 @@
-"""BFCL entries as model prompts: BFCL's function docs turned into JSON-Schema tools, rendered in the family format."""
+"""BFCL entries as model prompts, rendered in the family's own tool format (the format layer).
+
+BFCL's function-calling mode for open-weight models (its ``QwenFCHandler``, ``LlamaHandler_3_1``,
+``MistralFCHandler``, ``PhiFCHandler``) puts the entry's function docs, as they are in the data file, into the
+family's chat template, after one pre-processing step (``_func_doc_language_specific_pre_processing``): a language
+hint is appended to each description and, for Java and JavaScript, every parameter becomes a ``"string"`` whose
+description names the language type (the model must write Java/JS source text). Function names keep their dots and
+the checker compares them exactly (``underscore_to_dot`` is false for those models). ``bfcl_tools`` does the same.
+
+The project's held-out synthetic set is prompted with the JSON-Schema tools its training data used (``to_tool``).
+"""
 
 from __future__ import annotations
 
-# BFCL writes parameter types in Python/Java/JavaScript terms; chat templates expect JSON Schema.
+import copy
+import json
+
+from toolcall_dist.eval.checker import language_of
+
+UNDERSCORE_TO_DOT = False  # names are offered with their dots, so the checker expects them verbatim
+
+_HINTS = {"java": " Note that the provided function is in Java 8 SDK syntax.",
+          "javascript": " Note that the provided function is in JavaScript syntax.",
+          "python": " Note that the provided function is in Python 3 syntax."}
+_LANGUAGE_NAME = {"java": "Java", "javascript": "JavaScript"}
+
+# BFCL writes parameter types in Python/Java/JavaScript terms; the training data's tools are JSON Schema.
 _JSON_TYPES = {
     "dict": "object", "object": "object", "HashMap": "object", "Hashtable": "object",
     "float": "number", "double": "number", "number": "number",
@@ -13,6 +35,37 @@ _JSON_TYPES = {
     "boolean": "boolean", "bool": "boolean",
     "string": "string", "String": "string", "char": "string", "any": "string", "Any": "string",
 }
+
+
+def _as_source_text(prop: dict, language: str) -> None:
+    """A Java / JavaScript parameter rewritten in place as BFCL rewrites it: a string holding source text."""
+    name, kind = _LANGUAGE_NAME[language], prop.get("type")
+    desc = prop.get("description", "")
+    if kind == "any":
+        desc += f" This parameter can be of any type of {name} object in string representation."
+    else:
+        desc += f" This is {name} {kind} type parameter in string representation."
+    if kind in (("ArrayList", "Array") if language == "java" else ("array",)) and "items" in prop:
+        desc += f" The list elements are of type {prop['items'].get('type')}; they are not in string representation."
+        del prop["items"]
+    if language == "javascript" and kind == "dict" and "properties" in prop:
+        desc += (" The dictionary entries have the following schema; they are not in string representation. "
+                 + json.dumps(prop["properties"]))
+        del prop["properties"]
+    prop["description"] = desc
+    prop["type"] = "string"
+
+
+def bfcl_tools(functions: list[dict], category: str) -> list[dict]:
+    """The entry's function docs as BFCL's function-calling mode offers them (a deep copy; the entry is unchanged)."""
+    language = language_of(category)
+    tools = copy.deepcopy(functions)
+    for tool in tools:
+        tool["description"] = tool.get("description", "") + _HINTS[language]
+        if language in _LANGUAGE_NAME:
+            for prop in ((tool.get("parameters") or {}).get("properties") or {}).values():
+                _as_source_text(prop, language)
+    return tools
 
 
 def _schema(node):
@@ -28,13 +81,17 @@ def _schema(node):
 
 
 def to_tool(function: dict) -> dict:
-    """A BFCL function doc as a JSON-Schema tool; dots in names become underscores, as BFCL does for FC models."""
-    tool = {"name": function["name"].replace(".", "_"), "description": function.get("description", ""),
+    """A BFCL-format function doc as the JSON-Schema tool the training data offered (for the held-out set)."""
+    return {"name": function["name"], "description": function.get("description", ""),
             "parameters": _schema(function.get("parameters", {"type": "dict", "properties": {}}))}
-    return tool
 
 
-def entry_prompt(fmt, tokenizer, entry: dict) -> str:
-    """The generation prompt of a single-turn BFCL entry (its first turn) with its functions offered as tools."""
+def entry_prompt(fmt, tokenizer, entry: dict, bfcl: bool = True) -> str:
+    """The generation prompt of a single-turn entry (its first turn) with its functions offered as tools.
+
+    ``bfcl``: offer them as BFCL's function-calling mode does (``bfcl_tools``); else as the training data did.
+    """
     messages = list(entry["question"][0])
-    return fmt.render_prompt(tokenizer, messages, [to_tool(f) for f in entry["function"]])
+    functions = entry["function"]
+    tools = bfcl_tools(functions, entry["category"]) if bfcl else [to_tool(f) for f in functions]
+    return fmt.render_prompt(tokenizer, messages, tools)

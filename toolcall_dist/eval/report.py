@@ -1,36 +1,108 @@
-"""The base -> SFT -> DPO results table."""
+"""The base -> SFT -> DPO progression: one row per category and BFCL group of each evaluation set, one column per
+model stage, then the change each training step made (percentage points). Markdown, W&B table rows and a PNG chart
+are all drawn from the same rows."""
 
 from __future__ import annotations
 
-_SHORT = {"simple_python": "simple", "parallel_multiple": "par_multiple", "live_irrelevance": "live_irrel"}
+from pathlib import Path
+
+from toolcall_dist.eval.bfcl import CATEGORIES
+from toolcall_dist.eval.scoring import GROUP_ORDER
+
+SET_ORDER = ("heldout", "bfcl")
+STEPS = (("sft", "base"), ("dpo", "sft"))  # (after, before): the change each training stage made
+
+
+def _sets(scores: dict[str, dict]) -> list[str]:
+    names = list(dict.fromkeys(s for m in scores.values() for s in m))
+    return [s for s in SET_ORDER if s in names] + [s for s in names if s not in SET_ORDER]
+
+
+def progression_rows(scores: dict[str, dict]) -> tuple[list[str], list[list]]:
+    """Columns and rows: ``[set, kind, name, entries, over_length, <accuracy % per model>..., <change per step>...]``.
+
+    ``kind`` is category, group, overall or diagnostic; missing values are ``None`` (one type per column, as a W&B
+    table needs). Diagnostics (calls made, right
+    functions) are not BFCL scores: they show what the all-or-nothing verdict hides.
+    """
+    models = list(scores)
+    steps = [(a, b) for a, b in STEPS if a in scores and b in scores]
+    columns = ["set", "kind", "name", "entries", "over_length", *models, *(f"{a} - {b}" for a, b in steps)]
+    rows = []
+    for set_name in _sets(scores):
+        per_model = {m: scores[m].get(set_name) or {} for m in models}
+        first = next(s for s in per_model.values() if s)
+        cats = [c for c in CATEGORIES if c in first["categories"]] + \
+               [c for c in first["categories"] if c not in CATEGORIES]
+        lines = [("category", c, lambda s, c=c: s["categories"].get(c, {}).get("accuracy"),
+                  first["categories"][c]["total"], first["categories"][c].get("over_length", 0)) for c in cats]
+        lines += [("group", g, lambda s, g=g: s["groups"].get(g, {}).get("accuracy"), first["groups"][g]["total"],
+                   None) for g in GROUP_ORDER if g in first["groups"]]
+        lines.append(("overall", "overall", lambda s: s.get("overall"), None, None))
+        if "diagnostics" in first:
+            for key, label in (("call_rate", "calls made"), ("right_functions", "right functions")):
+                lines.append(("diagnostic", label, lambda s, k=key: s.get("diagnostics", {}).get(k),
+                              first["diagnostics"]["entries"], None))
+        for kind, name, get, entries, over in lines:
+            acc = {m: (None if not per_model[m] or get(per_model[m]) is None else 100 * get(per_model[m]))
+                   for m in models}
+            change = [None if acc[a] is None or acc[b] is None else acc[a] - acc[b] for a, b in steps]
+            rows.append([set_name, kind, name, entries, over, *(acc[m] for m in models), *change])
+    return columns, rows
 
 
 def markdown_table(scores: dict[str, dict]) -> str:
-    """One row per model stage: every category run, then the BFCL group summaries and overall (accuracy in %)."""
+    """The progression as a markdown table, with a note on what was not run and how over-length prompts count."""
+    columns, rows = progression_rows(scores)
+    n_models = len(scores)
+
+    def cell(i: int, v) -> str:
+        if v is None:
+            return "-"
+        return f"{v:+.1f}" if i >= 5 + n_models else f"{v:.1f}"  # accuracy, or a change in percentage points
+
+    head = ["set", "category / group", "entries", *columns[5:]]
+    out = ["| " + " | ".join(head) + " |", "|---|---|---:|" + "---:|" * (len(head) - 3)]
+    for row in rows:
+        name = f"**{row[2]}**" if row[1] in ("group", "overall") else (f"*{row[2]}*" if row[1] == "diagnostic"
+                                                                        else row[2])
+        entries = "" if row[3] is None else (f"{row[3]} ({row[4]} over length)" if row[4] else str(row[3]))
+        out.append("| " + " | ".join([row[0], name, entries, *(cell(i, v) for i, v in enumerate(row) if i >= 5)])
+                   + " |")
+    first = next(iter(scores.values()))
+    not_run = next((s["not_run"] for s in first.values() if s), [])
+    out += ["", f"Accuracy in %; changes in percentage points. Not run: {', '.join(not_run)}. Over-length prompts "
+            "(longer than the model's context) are scored as an empty reply, as BFCL scores a failed request. "
+            "*calls made* / *right functions* are diagnostics over the call categories, not BFCL scores."]
+    return "\n".join(out)
+
+
+def plot_progression(scores: dict[str, dict], path: Path) -> Path:
+    """A grouped bar chart (one panel per set, one bar per model stage) of every category, group and overall."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display on a cluster node
+    import matplotlib.pyplot as plt
+
+    columns, rows = progression_rows(scores)
     models = list(scores)
-    cats = list(dict.fromkeys(c for m in models for c in scores[m]["categories"]))
-    groups = [g for g in ("non_live", "live", "irrelevance", "relevance")
-              if any(g in scores[m]["groups"] for m in models)]
-    diag = all("diagnostics" in scores[m] for m in models)
-    head = ["model", *(_SHORT.get(c, c) for c in cats), *(f"**{g}**" for g in groups), "**overall**",
-            *(["calls made", "right functions"] if diag else [])]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
-
-    def pct(x) -> str:
-        return "-" if x is None else f"{100 * x:.1f}"
-
-    for m in models:
-        s = scores[m]
-        row = [m, *(pct(s["categories"].get(c, {}).get("accuracy")) for c in cats),
-               *(pct(s["groups"].get(g, {}).get("accuracy")) for g in groups), pct(s["overall"]),
-               *([pct(s["diagnostics"]["call_rate"]), pct(s["diagnostics"]["right_functions"])] if diag else [])]
-        lines.append("| " + " | ".join(row) + " |")
-    n = {c: scores[models[0]]["categories"][c]["total"] for c in cats if c in scores[models[0]]["categories"]}
-    lines.append("")
-    lines.append("Entries per category: " + ", ".join(f"{c} {k}" for c, k in n.items())
-                 + ". Not run: " + ", ".join(scores[models[0]]["not_run"]) + ".")
-    if diag:
-        lines.append("Diagnostics over the call categories (not BFCL scores): 'calls made' = entries with at least "
-                     "one well-formed call; 'right functions' = entries whose called function names match the "
-                     "answer's.")
-    return "\n".join(lines)
+    sets = _sets(scores)
+    fig, axes = plt.subplots(len(sets), 1, figsize=(12, 3.6 * len(sets)), squeeze=False)
+    width = 0.8 / max(len(models), 1)
+    for ax, set_name in zip(axes[:, 0], sets, strict=True):
+        mine = [r for r in rows if r[0] == set_name and r[1] != "diagnostic"]
+        for k, m in enumerate(models):
+            values = [r[5 + k] if r[5 + k] is not None else 0.0 for r in mine]
+            ax.bar([i + (k - (len(models) - 1) / 2) * width for i in range(len(mine))], values, width, label=m)
+        ax.set_xticks(range(len(mine)))
+        ax.set_xticklabels([r[2] + (" (group)" if r[1] == "group" else "") for r in mine], rotation=35, ha="right",
+                           fontsize=8)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(f"{set_name}: BFCL AST accuracy by model stage")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

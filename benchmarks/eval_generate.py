@@ -1,0 +1,87 @@
+"""Eval generation speed: batched (left padding, KV cache, greedy, stop at turn end) against one prompt at a time,
+on the same BFCL prompts, in one run.
+
+    python benchmarks/eval_generate.py [--model DIR] [--family qwen2_5] [--n 64] [--batch-size 16]
+                                       [--max-new-tokens 48] [--categories simple_python,irrelevance]
+                                       [--threads N] [--data-dir DIR]
+
+``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Prints examples/s and generated
+tokens/s of both ways, the speed-up, whether both wrote the same texts, and the time split into prompt processing
+(prefill) and decoding; docs/performance.md records the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model directory (default: the shipped tiny base model)")
+    parser.add_argument("--family", default="qwen2_5")
+    parser.add_argument("--n", type=int, default=64, help="prompts, split evenly over the categories")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--categories", default="simple_python,irrelevance")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--data-dir", default=None,
+                        help="BFCL-layout directory, e.g. a data stage's heldout/ (default: BFCL v4's own files; "
+                             "a held-out set is prompted with the training data's tools)")
+    args = parser.parse_args()
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from toolcall_dist.eval.bfcl import load_category
+    from toolcall_dist.eval.generate import context_length, generate, load_model, load_tokenizer, stop_token_ids
+    from toolcall_dist.eval.prompts import entry_prompt
+    from toolcall_dist.formats import get_format
+
+    model_dir = args.model or str(next((ROOT / "assets" / "stages").glob("base-*/model")))
+    cats = args.categories.split(",")
+    fmt = get_format(args.family)
+    tok, model = load_tokenizer(model_dir), load_model(model_dir)
+    entries = [e for c in cats for e in load_category(c, data_dir=args.data_dir, limit=args.n // len(cats))]
+    prompts = [entry_prompt(fmt, tok, e, bfcl=args.data_dir is None) for e in entries]
+    stop, ctx, n = stop_token_ids(tok, fmt), context_length(model_dir), args.max_new_tokens
+    generate(model, tok, prompts[:2], n, 2, stop, ctx)  # warm-up: first-call allocations and kernel selection
+
+    seq, t_seq = _timed(lambda: generate(model, tok, prompts, n, 1, stop, ctx))
+    bat, t_bat = _timed(lambda: generate(model, tok, prompts, n, args.batch_size, stop, ctx))
+    # Prompt processing alone (one new token), to split each time into prefill and decoding.
+    _, p_seq = _timed(lambda: generate(model, tok, prompts, 1, 1, stop, ctx))
+    _, p_bat = _timed(lambda: generate(model, tok, prompts, 1, args.batch_size, stop, ctx))
+    done = [i for i, t in enumerate(bat) if t is not None]
+    new_tokens = sum(len(tok(bat[i], add_special_tokens=False)["input_ids"]) for i in done)
+    same = sum(seq[i] == bat[i] for i in done)
+    print(f"model {model_dir} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters), "
+          f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
+    print(f"{len(done)} prompts ({len(prompts) - len(done)} over length) from {', '.join(cats)}; "
+          f"greedy, at most {n} new tokens, {new_tokens} generated in all")
+    print(f"one at a time : {len(done) / t_seq:8.2f} examples/s  {new_tokens / t_seq:8.1f} tokens/s  ({t_seq:.1f} s)")
+    print(f"batch {args.batch_size:<7} : {len(done) / t_bat:8.2f} examples/s  {new_tokens / t_bat:8.1f} tokens/s  "
+          f"({t_bat:.1f} s)")
+    print(f"speed-up {t_seq / t_bat:.1f}x; identical texts {same}/{len(done)}")
+    lengths = [len(tok(prompts[i], add_special_tokens=False)["input_ids"]) for i in done]
+    d_seq, d_bat = t_seq - p_seq, t_bat - p_bat
+    ratio = f"{d_seq / d_bat:.1f}x" if d_bat > 0 else "not measurable: within the timing noise"
+    print(f"prompts {sum(lengths) / max(len(lengths), 1):.0f} tokens on average; prefill alone: one at a time "
+          f"{p_seq:.1f} s, batched {p_bat:.1f} s; decoding alone: one at a time {d_seq:.1f} s, batched "
+          f"{d_bat:.1f} s ({ratio})")
+
+
+if __name__ == "__main__":
+    main()

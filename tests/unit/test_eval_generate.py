@@ -1,0 +1,69 @@
+"""Generation planning and batched greedy generation on the shipped tiny model (a real Qwen2 checkpoint)."""
+
+import pytest
+
+from toolcall_dist.eval.bfcl import load_category
+from toolcall_dist.eval.generate import generate, load_model, load_tokenizer, plan, run_batches, stop_token_ids
+from toolcall_dist.eval.prompts import entry_prompt
+from toolcall_dist.formats import get_format
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def tiny(shipped_tiny_model):
+    return load_model(str(shipped_tiny_model)), load_tokenizer(str(shipped_tiny_model))
+
+
+def test_plan_sorts_by_token_length_and_sets_over_length_prompts_aside(tiny):
+    _, tok = tiny
+    prompts = ["a " * 50, "a " * 5, "a " * 30, "a " * 400, "a " * 10]
+    p = plan(tok, prompts, batch_size=2, max_new_tokens=20, context=300)
+    assert p.batches == [[1, 4], [2, 0]]  # shortest first, two per batch
+    assert list(p.over_length) == [3] and "context 300" in p.over_length[3]
+    assert plan(tok, prompts, 2, 20, None).over_length == {}  # no known context: nothing is set aside
+
+
+def test_stop_tokens_are_the_familys_turn_ends(tiny):
+    _, tok = tiny
+    assert stop_token_ids(tok, get_format("qwen2_5")) == [tok.convert_tokens_to_ids("<|im_end|>")]
+    with pytest.raises(ValueError, match="<\\|eot_id\\|>"):  # Llama's turn end is not a token of the Qwen tokenizer
+        stop_token_ids(tok, get_format("llama3"))
+
+
+def test_batched_generation_writes_what_one_at_a_time_writes(tiny):
+    model, tok = tiny
+    fmt = get_format("qwen2_5")
+    entries = load_category("simple_python", limit=3) + load_category("irrelevance", limit=2)
+    prompts = [entry_prompt(fmt, tok, e) for e in entries]
+    stop, n = stop_token_ids(tok, fmt), 16
+    batched = generate(model, tok, prompts, max_new_tokens=n, batch_size=3, stop_ids=stop)
+    alone = generate(model, tok, prompts, max_new_tokens=n, batch_size=1, stop_ids=stop)
+    assert batched == alone
+    end = "<|im_end|>"
+    for text in batched:  # each reply stops at its turn end (kept) or runs to the token limit, never past it
+        assert text.count(end) <= 1
+        assert text.endswith(end) or len(tok(text, add_special_tokens=False)["input_ids"]) >= n
+    # A batch of the plan run on its own (as a shard runs it) gives the same texts: what sharding relies on.
+    p = plan(tok, prompts, 3, n, None)
+    part = run_batches(model, tok, dict(enumerate(prompts)), p.batches[1:], n, stop)
+    assert part == {i: batched[i] for i in p.batches[1]}
+
+
+def test_shards_take_whole_batches_round_robin():
+    from toolcall_dist.ray_eval import shard_batches
+
+    batches = [[0, 1], [2, 3], [4, 5], [6]]
+    assert shard_batches(batches, 2) == [[[0, 1], [4, 5]], [[2, 3], [6]]]
+    assert shard_batches(batches, 8) == [[b] for b in batches]  # never an empty shard
+
+
+def test_vllm_backend_says_what_is_missing(monkeypatch):
+    from toolcall_dist.eval.backends import run
+
+    monkeypatch.setitem(__import__("sys").modules, "vllm", None)  # not importable, as on this CPU machine
+    with pytest.raises(RuntimeError, match="eval.backend=vllm needs vLLM"):
+        run({"backend": "vllm", "model_dir": "m", "dtype": "float32", "max_new_tokens": 4, "stop_ids": [1]},
+            {0: "hi"}, [[0]])
+    with pytest.raises(ValueError, match="eval.backend"):
+        run({"backend": "tgi"}, {0: "hi"}, [[0]])

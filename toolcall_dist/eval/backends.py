@@ -1,0 +1,22 @@
+"""Generation backends behind one call, ``run(spec, prompts, batches)``, so the driver and Ray tasks share it.
+
+``spec`` is a plain dict (it crosses the Ray boundary): ``backend`` ("hf" or "vllm"), ``model_dir``, ``dtype``,
+``max_new_tokens``, ``stop_ids`` and, for vLLM, an optional ``lora`` (``{"base_dir", "adapter_dir", "rank"}``).
+"""
+
+from __future__ import annotations
+
+
+def run(spec: dict, prompts: dict[int, str], batches: list[list[int]]) -> dict[int, str]:
+    """Greedy completions ``{index: text}`` for the prompts named in ``batches``."""
+    if spec["backend"] == "vllm":
+        from toolcall_dist.eval.vllm_backend import run_vllm
+
+        return run_vllm(spec, prompts, [i for batch in batches for i in batch])
+    if spec["backend"] != "hf":
+        raise ValueError(f"eval.backend: unknown backend {spec['backend']!r}; known: hf, vllm")
+    from toolcall_dist.eval.generate import load_model, load_tokenizer, run_batches
+
+    tok = load_tokenizer(spec["model_dir"])
+    model = load_model(spec["model_dir"], spec["dtype"])
+    return run_batches(model, tok, prompts, batches, spec["max_new_tokens"], spec["stop_ids"], spec.get("label", ""))

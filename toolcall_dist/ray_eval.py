@@ -1,0 +1,61 @@
+"""The evaluation's distributed part: generation split across the Ray cluster, one Ray task per shard.
+
+The driver plans the batches (``eval.generate.plan``); shards take whole batches round-robin (the plan is sorted by
+prompt length, so round-robin gives each shard a similar mix of short and long prompts), and every task loads the
+model once and runs the same backend code as an unsharded run, so each prompt is generated in the same batch either
+way. A task asks for one GPU where ``cluster.use_gpu`` is set, else ``cluster.cpus_per_worker`` CPUs, so the eval's
+time falls as the cluster grows. Ray is started or joined through ``train.ray_job.init_ray``, like the training jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+log = logging.getLogger(__name__)
+
+
+def shard_batches(batches: list[list[int]], num_shards: int) -> list[list[list[int]]]:
+    """Whole batches dealt round-robin to at most ``num_shards`` non-empty shards."""
+    return [s for s in (batches[k::num_shards] for k in range(num_shards)) if s]
+
+
+def _run_shard(spec: dict, prompts: dict[int, str], batches: list[list[int]]) -> dict:
+    """One Ray task: generate a shard; report where it ran (for the eval's record of the cluster it used)."""
+    import socket
+
+    from toolcall_dist.eval.backends import run
+
+    t0 = time.time()
+    texts = run(spec, prompts, batches)
+    return {"texts": texts, "host": socket.gethostname(), "pid": os.getpid(), "seconds": round(time.time() - t0, 2),
+            "prompts": len(prompts)}
+
+
+def generate_sharded(cluster: dict, num_shards: int, spec: dict, prompts: dict[int, str],
+                     batches: list[list[int]], workers: list[dict] | None = None) -> dict[int, str]:
+    """``backends.run`` over ``num_shards`` Ray tasks; the same ``{index: text}`` an unsharded run returns.
+
+    ``workers``, when given, receives one ``{"host", "pid", "seconds", "prompts"}`` record per task.
+    """
+    import ray
+
+    from toolcall_dist.train.ray_job import init_ray
+
+    init_ray(cluster)
+    options: dict = {"num_gpus": 1} if cluster["use_gpu"] else {"num_cpus": cluster["cpus_per_worker"]}
+    # Ray tasks start in a fresh process; make the driver's import path theirs (a checkout not installed as the
+    # package, a worktree) so they import the same toolcall_dist.
+    if os.environ.get("PYTHONPATH"):
+        options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}
+    task = ray.remote(_run_shard).options(**options)
+    refs = [task.remote(spec, {i: prompts[i] for batch in shard for i in batch}, shard)
+            for shard in shard_batches(batches, num_shards)]
+    log.info("eval %s: %d prompts in %d Ray task(s)", spec.get("label", ""), len(prompts), len(refs))
+    texts: dict[int, str] = {}
+    for part in ray.get(refs):
+        texts.update(part.pop("texts"))
+        if workers is not None:
+            workers.append(part)
+    return texts
