@@ -258,7 +258,7 @@ class ClusterConfig:
     use_gpu: bool = False
     cpus_per_worker: int = 1
     local_num_cpus: int | None = None  # CPUs of the local cluster (null: all of this machine's)
-    storage_path: str | None = None  # shared filesystem for checkpoints (null: <output_dir>/ray)
+    storage_path: str | None = None  # shared filesystem for checkpoints (null: <stages_dir>/ray)
     checkpoint_steps: int = 50  # optimizer steps between checkpoints (0: only when a stop is requested)
     num_to_keep: int = 2  # checkpoints kept in storage per training stage
     max_failures: int = 0  # worker-group restarts (from the last checkpoint) before the stage fails

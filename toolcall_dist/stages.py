@@ -164,8 +164,10 @@ def _train_config(ctx: Context, st, stage: str, model_dir: str, dataset_dir: Pat
         added_tokens=sorted(stages["base"].info().get("added_tokens", {})),
         resolved=ctx.cfg, group=ctx.group, dtype=ctx.cfg["model"]["dtype"], model_dir=model_dir,
         dataset_dir=str(dataset_dir), trainer_dir=str(st.dir / "trainer"), model_out=str(st.dir / "model"),
-        run_name=f"{ctx.cfg['name']}-{stage}-{st.key}", wandb_dir=ctx.wandb_dir(),
-        storage_path=ctx.cfg["cluster"]["storage_path"] or str(ctx.output_dir / "ray"),
+        # The Ray run is named after the stage key and kept beside the stage cache, so any run or sweep trial that
+        # needs this stage (same config, same inputs) finds its checkpoints and resumes from them.
+        run_name=f"{stage}-{st.key}", wandb_dir=ctx.wandb_dir(),
+        storage_path=ctx.cfg["cluster"]["storage_path"] or str(st.dir.parent / "ray"),
     )
     return c
 

@@ -161,7 +161,7 @@ def test_killed_worker_is_replaced_and_the_run_resumes_from_the_last_checkpoint(
     seen: dict = {}
 
     def kill_after_first_checkpoint():
-        storage = root / "zero2_full_fault" / "ray"
+        storage = stages_dir / "ray"
         deadline = time.time() + 600
         while time.time() < deadline:
             steps = registered_steps(storage)

@@ -52,7 +52,7 @@ def _wait_for(predicate, proc: subprocess.Popen, what: str, timeout: float = 420
 
 
 def _checkpoint_steps(tmp: Path) -> list[int]:
-    return registered_steps(tmp / "out" / "ray")
+    return registered_steps(tmp / "stages" / "ray")
 
 
 def _resumed_from(tmp: Path) -> int | None:
