@@ -38,7 +38,8 @@ class SlurmOptions:
     log_dir: str | None = None  # null: <output_dir>/slurm of the experiment
     wait_nodes_s: int = 300  # how long the job waits for every Ray node to join before failing
     sbatch_args: list[str] = field(default_factory=list)  # more sbatch flags, each one argument ("--qos=high")
-    serial: bool = False  # sweeps: run trials one after another (--dependency=singleton)
+    # Sweeps: trials after the first wait for it (it builds the stages they share); serial: one trial at a time.
+    serial: bool = False
     dry_run: bool = False  # print the sbatch command and rendered script, submit nothing
 
     def __post_init__(self) -> None:
@@ -112,9 +113,12 @@ def render(template: str, opts: SlurmOptions, job_name: str, log_dir: Path, work
     return out
 
 
-def sbatch_command(opts: SlurmOptions, script: Path, overrides: list[str]) -> list[str]:
-    """``sbatch`` argv: options as flags, then the script, then each override as one argument."""
+def sbatch_command(opts: SlurmOptions, script: Path, overrides: list[str], after: str | None = None) -> list[str]:
+    """``sbatch`` argv: options as flags, then the script, then each override as one argument. ``after``: a job id
+    this one starts after (whatever its outcome)."""
     cmd = ["sbatch", "--parsable"]
+    if after:
+        cmd.append(f"--dependency=afterany:{after}")
     if opts.gpus_per_node:
         cmd.append(f"--gpus-per-node={opts.gpus_per_node}")
     if opts.partition:
@@ -140,11 +144,14 @@ def submit(argv: list[str], workdir: Path | None = None) -> list[Submission]:
     raw, overrides, multirun = split_args(argv, "slurm")
     opts = parse_options(SlurmOptions, raw, "slurm")
     workdir = Path(workdir or Path.cwd()).absolute()
-    trials = expand_sweep(overrides) if multirun else [overrides]
+    trials = [with_cluster(t) for t in (expand_sweep(overrides) if multirun else [overrides])]
+    confs = [compose_experiment(t, topology_env(opts)) for t in trials]  # every trial checked before any is queued
+    if len({c.output_dir for c in confs}) < len(trials):  # trials would overwrite each other's run directory
+        trials = [[*t, f"output_dir={c.output_dir}/trial{i}"]
+                  for i, (t, c) in enumerate(zip(trials, confs, strict=True))]
+        confs = [compose_experiment(t, topology_env(opts)) for t in trials]
     subs = []
-    for trial in trials:
-        trial = with_cluster(trial)
-        conf = compose_experiment(trial, topology_env(opts))
+    for i, (trial, conf) in enumerate(zip(trials, confs, strict=True)):
         output_dir = (workdir / conf.output_dir).resolve()
         log_dir = Path(opts.log_dir).absolute() if opts.log_dir else output_dir / "slurm"
         job_name = opts.job_name or re.sub(r"[^A-Za-z0-9_.-]", "_", conf.name)[:64]
@@ -152,7 +159,9 @@ def submit(argv: list[str], workdir: Path | None = None) -> list[Submission]:
         log_dir.mkdir(parents=True, exist_ok=True)
         script = log_dir / f"{job_name}.sbatch"
         script.write_text(script_text)
-        cmd = sbatch_command(opts, script, trial)
+        # The first trial builds the stages all trials share (data, base, often SFT); the rest start after it.
+        first = subs[0].job_id if i > 0 and not opts.serial else None
+        cmd = sbatch_command(opts, script, trial, after=first)
         job_id = None
         if opts.dry_run:
             print(shlex.join(cmd))
