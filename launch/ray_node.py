@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,15 +51,37 @@ def ray_start_args(role: str, ip: str, num_cpus: int, num_gpus: int, temp_dir: s
     return args
 
 
+STARTUP_S = 180  # a `ray start` that fails within this long failed to start (rather than dying later)
+
+
 def start(args) -> None:
-    # Ray puts unix sockets under the temp dir, whose paths must stay under ~107 characters: keep it short.
-    temp_dir = tempfile.mkdtemp(prefix="ray.", dir=args.temp_root)
-    ip = args.ip or node_ip()
-    ray_args = ray_start_args(args.role, ip, args.num_cpus, args.num_gpus, temp_dir, port=args.port,
-                              address=args.address, dashboard_port=args.dashboard_port)
+    """Run ``ray start --block`` for this node until it is told to stop (TERM/INT, forwarded to it). A worker node
+    whose start fails is started again, up to ``--attempts`` times: on a loaded machine a raylet can miss Ray's fixed
+    30 s registration deadline."""
     ray_bin = str(Path(sys.executable).with_name("ray"))
-    print(f"[ray_node] {socket.gethostname()}: ray {' '.join(ray_args)}", flush=True)
-    os.execv(ray_bin, [ray_bin, *ray_args])
+    state = {"child": None, "stopping": False}
+
+    def forward(signum, frame):
+        state["stopping"] = True
+        if state["child"] is not None:
+            state["child"].send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    rc = 1
+    for attempt in range(1, args.attempts + 1):
+        # Ray puts unix sockets under the temp dir, whose paths must stay under ~107 characters: keep it short.
+        temp_dir = tempfile.mkdtemp(prefix="ray.", dir=args.temp_root)
+        ray_args = ray_start_args(args.role, args.ip or node_ip(), args.num_cpus, args.num_gpus, temp_dir,
+                                  port=args.port, address=args.address, dashboard_port=args.dashboard_port)
+        print(f"[ray_node] {socket.gethostname()} attempt {attempt}: ray {' '.join(ray_args)}", flush=True)
+        t0 = time.time()
+        state["child"] = subprocess.Popen([ray_bin, *ray_args])
+        rc = state["child"].wait()
+        if rc == 0 or state["stopping"] or time.time() - t0 > STARTUP_S:
+            break
+        print(f"[ray_node] ray start exited with {rc} while starting; trying again", flush=True)
+    sys.exit(rc)
 
 
 def _alive(pid: int) -> bool:
@@ -108,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--num-cpus", type=int, default=1)
     p.add_argument("--num-gpus", type=int, default=0)
     p.add_argument("--temp-root", default="/tmp")
+    p.add_argument("--attempts", type=int, default=1, help="start attempts of a node whose start fails")
     sub = p.add_subparsers(dest="role", required=True)
     sub.add_parser("ip")
     sub.add_parser("port")

@@ -126,9 +126,11 @@ def test_training_workers_ran_on_both_nodes(two_node_run):
 def test_eval_results_were_written(two_node_run):
     results = json.loads((two_node_run["out"] / "results.json").read_text())
     for model in ("base", "sft", "dpo"):
-        assert set(results[model]) >= {"simple_python", "irrelevance"}, results[model]
+        cats = results[model]["categories"]
+        assert set(cats) == {"simple_python", "irrelevance"}, results[model]
+        assert all(c["total"] == 6 and 0 <= c["accuracy"] <= 1 for c in cats.values())  # holdout_per_category=6
     evals = _stage_info(two_node_run, "eval")
-    assert all(set(e["scores"]) >= {"simple_python", "irrelevance"} for e in evals)
+    assert sorted(e["scores"]["overall"] for e in evals) == sorted(r["overall"] for r in results.values())
     assert "| dpo" in (two_node_run["out"] / "results.md").read_text()
 
 
@@ -166,6 +168,7 @@ def test_preempted_job_requeues_and_resumes_from_its_checkpoint(slurm_cluster, t
                        "stages=[sft]", f"{CHECKPOINT_EVERY}={every}", *TINY, "sft.epochs=3")
     storage = out / "ray"
     wait_job(slurm_cluster, job_id, 900, until=lambda j: j["JobState"] in TERMINAL or _checkpoint_steps(storage))
+    assert _checkpoint_steps(storage), batch_log(out, job_id)[-3000:]
     signalled_at = max(_checkpoint_steps(storage))
     slurm_cluster.run(["scancel", "--signal=USR1", "--batch", job_id])
     # The first run checkpoints and requeues; record the newest checkpoint before the second run starts training.
