@@ -118,3 +118,19 @@ def test_sbatch_script_hands_an_evil_override_to_the_driver_unchanged(tmp_path):
                          text=True, check=True).stdout
     assert json.loads(out) == ["-m", "toolcall_dist", "+exp=quickstart", evil]
     assert not (tmp_path / "pwned").exists()
+
+
+def test_ray_node_binds_the_dashboard_to_the_node_address_and_picks_distinct_ports():
+    from launch.ray_node import ray_start_args
+
+    head = ray_start_args("head", "10.1.2.3", 8, 4, "/tmp/r", port=6390, dashboard_port=8300)
+    opts = dict(a.split("=", 1) for a in head if a.startswith("--") and "=" in a)
+    assert opts["--dashboard-host"] == "10.1.2.3" and opts["--node-ip-address"] == "10.1.2.3"
+    assert not any("0.0.0.0" in a for a in head)
+    assert opts["--port"] == "6390" and opts["--dashboard-port"] == "8300" and "--head" in head
+    assert opts["--num-cpus"] == "8" and opts["--num-gpus"] == "4" and "--block" in head
+    ports = [v for k, v in opts.items() if k.endswith("-port")]
+    assert len(set(ports)) == len(ports)  # two Ray nodes on one machine must not collide on a default port
+    worker = ray_start_args("worker", "10.1.2.4", 8, 4, "/tmp/r", address="10.1.2.3:6390")
+    assert "--address=10.1.2.3:6390" in worker and "--head" not in worker
+    assert not any(a.startswith(("--dashboard-host", "--port=")) for a in worker)
