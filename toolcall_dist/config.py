@@ -262,6 +262,7 @@ class ClusterConfig:
     checkpoint_steps: int = 50  # optimizer steps between checkpoints (0: only when a stop is requested)
     num_to_keep: int = 2  # checkpoints kept in storage per training stage
     max_failures: int = 0  # worker-group restarts (from the last checkpoint) before the stage fails
+    placement_strategy: str = "PACK"  # Ray placement group: PACK fills a node first, SPREAD one worker per node
 
     def __post_init__(self) -> None:
         _check(self.num_workers >= 1, "cluster.num_workers", f"must be >= 1, got {self.num_workers}")
@@ -269,6 +270,8 @@ class ClusterConfig:
         _check(self.checkpoint_steps >= 0, "cluster.checkpoint_steps", f"must be >= 0, got {self.checkpoint_steps}")
         _check(self.num_to_keep >= 1, "cluster.num_to_keep", f"must be >= 1, got {self.num_to_keep}")
         _check(self.max_failures >= -1, "cluster.max_failures", "must be >= 0, or -1 for unlimited")
+        _check(self.placement_strategy in ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"),
+               "cluster.placement_strategy", f"unknown Ray placement strategy {self.placement_strategy!r}")
 
 
 @dataclass

@@ -94,3 +94,31 @@ def common_args(c: dict, train: dict, ds_config: dict | None, accum: int, report
         disable_tqdm=True,
         max_length=train["max_length"],
     )
+
+
+class StepTimes:
+    """TrainerCallback body recording wall-clock times (``time.time()``, comparable across processes) of the start of
+    training and of every optimizer step's end; ``summary`` separates the first step from the steady state."""
+
+    def __init__(self):
+        self.begin, self.ends = None, []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        import time
+
+        self.begin = time.time()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        import time
+
+        self.ends.append((state.global_step, time.time()))
+
+    def summary(self, warmup_steps: int = 2) -> dict:
+        """Times of the first step and of the steps after ``warmup_steps`` (steady state)."""
+        if not self.ends:
+            return {"train_begin_at": self.begin, "steps_timed": 0}
+        out = {"train_begin_at": self.begin, "first_step_at": self.ends[0][1], "steps_timed": len(self.ends)}
+        if len(self.ends) > warmup_steps + 1:
+            (s0, t0), (s1, t1) = self.ends[warmup_steps], self.ends[-1]
+            out.update(steady_from_step=s0, steady_to_step=s1, steady_seconds=t1 - t0)
+        return out

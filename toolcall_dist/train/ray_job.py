@@ -64,7 +64,8 @@ def fit(stage: str, c: dict) -> dict:
         train_loop_config={**c, "stage": stage},
         torch_config=TorchConfig(backend="nccl" if cl["use_gpu"] else "gloo"),
         scaling_config=ScalingConfig(num_workers=cl["num_workers"], use_gpu=cl["use_gpu"],
-                                     resources_per_worker={"CPU": cl["cpus_per_worker"]}),
+                                     resources_per_worker={"CPU": cl["cpus_per_worker"]},
+                                     placement_strategy=cl["placement_strategy"]),
         run_config=RunConfig(name=c["run_name"], storage_path=c["storage_path"],
                              failure_config=FailureConfig(max_failures=cl["max_failures"]),
                              checkpoint_config=CheckpointConfig(num_to_keep=cl["num_to_keep"])),
@@ -116,8 +117,11 @@ def _callbacks(stop_file: Path):
     from ray.train.huggingface.transformers import RayTrainReportCallback
     from transformers import TrainerCallback
 
+    from toolcall_dist.train.common import StepTimes
+
     stop = type("StopOnRequest", (_StopOnRequest, TrainerCallback), {})(stop_file)
-    return stop, [stop, RayTrainReportCallback()]
+    timer = type("StepTimer", (StepTimes, TrainerCallback), {})()
+    return stop, timer, [stop, timer, RayTrainReportCallback()]
 
 
 def _worker_loop(c: dict) -> None:
@@ -133,9 +137,10 @@ def _worker_loop(c: dict) -> None:
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     me = _worker_info(rank)
-    workers_dir = Path(c["trainer_dir"]) / "workers"  # where a test (or an operator) finds each worker's pid
-    workers_dir.mkdir(parents=True, exist_ok=True)
-    (workers_dir / f"rank{rank}.json").write_text(json.dumps(me))
+    # Where an operator (or a test) sees each worker's node, pid and resume point while the stage runs.
+    worker_file = Path(c["trainer_dir"]) / "workers" / f"rank{rank}.json"
+    worker_file.parent.mkdir(parents=True, exist_ok=True)
+    worker_file.write_text(json.dumps(me))
     if not c["cluster"]["use_gpu"]:
         torch.set_num_threads(c["cluster"]["cpus_per_worker"])
     stage = c["stage"]
@@ -157,7 +162,7 @@ def _worker_loop(c: dict) -> None:
     # Each worker checkpoints into its own directory (its ZeRO shards, its RNG state); Ray merges them in storage.
     local = {**c, "trainer_dir": str(Path(c["trainer_dir"]) / f"rank{rank}")}
     trainer = module.build_trainer(local, ds_config, accum, report_to)
-    stop, callbacks = _callbacks(Path(c["trainer_dir"]) / preempt.STOP_FILE)
+    stop, timer, callbacks = _callbacks(Path(c["trainer_dir"]) / preempt.STOP_FILE)
     for cb in callbacks:
         trainer.add_callback(cb)
 
@@ -169,6 +174,7 @@ def _worker_loop(c: dict) -> None:
         with checkpoint.as_directory() as d:
             hf_dir = Path(d) / HF_CHECKPOINT_DIR
             resumed_from = json.loads((hf_dir / "trainer_state.json").read_text())["global_step"]
+            worker_file.write_text(json.dumps({**me, "resumed_from_step": resumed_from}))
             if rank == 0:
                 log.warning("[%s] resuming from the checkpoint at step %d (%s)", stage, resumed_from, hf_dir)
             trainer.train(resume_from_checkpoint=str(hf_dir))
@@ -187,7 +193,7 @@ def _worker_loop(c: dict) -> None:
         (out / "log_history.json").write_text(json.dumps(history, indent=1))
         metrics = summary_metrics(history)
         info = {"metrics": metrics, "global_step": trainer.state.global_step, "resumed_from_step": resumed_from,
-                "workers": workers}
+                "workers": workers, "timing": timer.summary()}
         (out / "run_info.json").write_text(json.dumps(info, indent=1))  # written last: the stage's "finished" mark
         tracking.finish_run(run)
     ray.train.report(metrics)
