@@ -136,7 +136,13 @@ class MiniSlurm:
         return dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
 
     def stop(self) -> None:
-        """Stop the daemons (slurmd, slurmctld, then munged), the most recently started first."""
+        """Cancel the jobs still running (their steps outlive slurmd), then stop the daemons (slurmd, slurmctld,
+        munged), the most recently started first."""
+        if self.procs and all(p.poll() is None for p in self.procs):
+            self.run(["scancel", f"--user={os.getuid()}"], check=False)
+            deadline = time.time() + 60
+            while self.run(["squeue", "-h"], check=False).stdout.strip() and time.time() < deadline:
+                time.sleep(1)
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.terminate()
