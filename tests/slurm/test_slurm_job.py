@@ -10,12 +10,15 @@ from __future__ import annotations
 import glob
 import json
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from minislurm import MiniSlurm, ensure_installed  # tests/slurm is on sys.path (pytest's rootdir-less import)
 
 pytestmark = pytest.mark.slurm
 
@@ -33,6 +36,24 @@ TINY = [
 # One CPU per Ray node and one training worker per node: Ray must place one worker on each.
 ALLOCATION = ["slurm.nodes=2", "slurm.cpus_per_node=1", "slurm.time=00:40:00", "slurm.wait_nodes_s=180"]
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE")
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    """A started two-node Slurm cluster; jobs submitted with ``slurm_cluster.env`` run on it. Ray nodes get a short
+    temp root of their own (unix socket paths must stay under ~107 characters)."""
+    ensure_installed()
+    cluster = MiniSlurm(tmp_path_factory.mktemp("slurm"), cpus_per_node=2)
+    ray_tmp = Path(tempfile.mkdtemp(prefix="tcdray."))
+    cluster.env.update({"TOOLCALL_RAY_TMPDIR": str(ray_tmp), "WANDB_MODE": "offline"})
+    cluster.env.pop("WANDB_API_KEY", None)
+    cluster.env.pop("RAY_ADDRESS", None)
+    cluster.ray_tmp = ray_tmp
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 def launch(cluster, *args: str) -> tuple[str, str]:
