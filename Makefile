@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup quickstart test test-unit lint clean
+.PHONY: setup quickstart test test-unit test-slurm test-gpu lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,15 +26,23 @@ setup: $(STAMP)
 quickstart: $(STAMP)
 	$(PY) -m toolcall_dist +exp=quickstart
 
-# Unit + integration tiers (slurm and gpu tiers run where those exist), with per-test durations.
+# Unit, integration and slurm tiers, with per-test durations. The slurm tier starts a two-node Slurm cluster on this
+# machine (Debian's slurmctld, slurmd and munge; installed with apt-get when missing, which needs root). The gpu tier
+# runs where a GPU exists: `make test-gpu`.
 test: $(STAMP)
-	$(PY) -m pytest -m "not slurm and not gpu" --durations=0 --durations-min=1.0 $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not gpu" --durations=0 --durations-min=1.0 $(PYTEST_ARGS)
+
+test-slurm: $(STAMP)
+	$(PY) -m pytest -m slurm --durations=0 $(PYTEST_ARGS)
+
+test-gpu: $(STAMP)
+	$(PY) -m pytest -m gpu --durations=0 $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -m unit --durations=10 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check toolcall_dist hydra_plugins tests benchmarks
+	$(VENV)/bin/ruff check toolcall_dist hydra_plugins launch tests benchmarks
 
 clean:
 	rm -rf outputs multirun

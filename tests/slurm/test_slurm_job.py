@@ -1,0 +1,218 @@
+"""The Slurm path for real: `python -m launch.slurm` submits the tiny experiment to a two-node Slurm cluster on this
+machine; the sbatch script starts a Ray head and a Ray worker with srun, the driver trains across both, evaluates,
+and Ray is stopped. Then a job is signalled mid-training, requeues itself and resumes from its checkpoint.
+
+Each job pays Ray's start-up and Ray Train's ~30 s fixed cost per stage on 2 shared cores: the module runs two jobs.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from minislurm import MiniSlurm, ensure_installed  # tests/slurm is on sys.path (pytest's rootdir-less import)
+
+pytestmark = pytest.mark.slurm
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHECKPOINT_EVERY = "cluster.checkpoint_steps"  # the config key of the checkpoint interval (optimizer steps)
+# The quickstart cut down to minutes (the same reductions as tests/integration/test_quickstart.py).
+TINY = [
+    "data.n_examples=240", "data.holdout_per_category=6",
+    "model.tiny.warmup_examples=160", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
+    "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
+    "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=1e-3",
+    "dpo.epochs=1", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
+    "eval.max_new_tokens=48", "eval.categories=[simple_python,irrelevance]",
+]
+# One CPU per Ray node and one training worker per node: Ray must place one worker on each.
+ALLOCATION = ["slurm.nodes=2", "slurm.cpus_per_node=1", "slurm.time=00:40:00", "slurm.wait_nodes_s=180"]
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE")
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    """A started two-node Slurm cluster; jobs submitted with ``slurm_cluster.env`` run on it. Ray nodes get a short
+    temp root of their own (unix socket paths must stay under ~107 characters)."""
+    ensure_installed()
+    cluster = MiniSlurm(tmp_path_factory.mktemp("slurm"), cpus_per_node=2)
+    ray_tmp = Path(tempfile.mkdtemp(prefix="tcdray."))
+    cluster.env.update({"TOOLCALL_RAY_TMPDIR": str(ray_tmp), "WANDB_MODE": "offline"})
+    cluster.env.pop("WANDB_API_KEY", None)
+    cluster.env.pop("RAY_ADDRESS", None)
+    cluster.ray_tmp = ray_tmp
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def launch(cluster, *args: str) -> tuple[str, str]:
+    """Submit through the project's launcher as a user would; returns (job id, the launcher's output)."""
+    proc = subprocess.run([sys.executable, "-m", "launch.slurm", *args], env=cluster.env, cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"^job (\d+):", proc.stdout, re.M)
+    assert m, proc.stdout
+    return m.group(1), proc.stdout
+
+
+def wait_job(cluster, job_id: str, timeout: float, until=lambda j: j["JobState"] in TERMINAL) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = cluster.job(job_id)
+        if until(job):
+            return job
+        time.sleep(1)
+    cluster.run(["scancel", job_id], check=False)
+    raise AssertionError(f"job {job_id} did not get there within {timeout}s: {cluster.job(job_id)}")
+
+
+def batch_log(out_dir: Path, job_id: str) -> str:
+    return "\n".join(Path(p).read_text(errors="replace") for p in glob.glob(f"{out_dir}/slurm/*-{job_id}.out"))
+
+
+def ray_processes(ray_tmp: Path) -> list[str]:
+    """Command lines of live Ray processes started under this session's Ray temp root."""
+    out = subprocess.run(["pgrep", "-af", str(ray_tmp)], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "pgrep" not in line]
+
+
+@pytest.fixture(scope="module")
+def two_node_run(slurm_cluster, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("job")
+    # An override value that would run a command if it ever reached a shell unquoted (in the submit directory or the
+    # job's, both the project root). No slash: the name also names the run's directories.
+    pwned = PROJECT_ROOT / f"pwned-{tmp.name}"
+    name = f"x; touch {pwned.name} $(touch {pwned.name})"
+    job_id, printed = launch(slurm_cluster, "+exp=quickstart", *ALLOCATION, f"name='{name}'",
+                             f"output_dir={tmp}/out", f"stages_dir={tmp}/stages", *TINY)
+    job = wait_job(slurm_cluster, job_id, timeout=1500)
+    return {"job_id": job_id, "job": job, "printed": printed, "out": tmp / "out", "stages": tmp / "stages",
+            "pwned": pwned, "name": name, "ray_left": ray_processes(slurm_cluster.ray_tmp),
+            "log": batch_log(tmp / "out", job_id)}
+
+
+def _stage_info(run, stage: str, model: str | None = None) -> dict:
+    results = json.loads((run["out"] / "results.json").read_text())
+    assert set(results) == {"base", "sft", "dpo"}
+    dirs = [Path(p) for p in glob.glob(f"{run['stages']}/{stage}-*/done.json")]
+    assert len(dirs) == 1 if stage != "eval" else len(dirs) == 3, dirs
+    infos = [json.loads(p.read_text()) for p in dirs]
+    return infos[0] if stage != "eval" else infos
+
+
+def test_launcher_prints_job_id_and_log_paths(two_node_run):
+    run = two_node_run
+    assert f"job {run['job_id']}:" in run["printed"]
+    log_line = re.search(r"log: (\S+)", run["printed"]).group(1)
+    assert Path(log_line).exists() and f"-{run['job_id']}.out" in log_line
+    assert "Ray node logs:" in run["printed"]
+
+
+def test_job_completed(two_node_run):
+    job = two_node_run["job"]
+    assert job["JobState"] == "COMPLETED", (job, two_node_run["log"][-3000:])
+    assert job["ExitCode"] == "0:0"
+
+
+def test_ray_saw_both_nodes(two_node_run):
+    rec = glob.glob(f"{two_node_run['out']}/slurm/*-{two_node_run['job_id']}-ray-nodes.json")
+    assert len(rec) == 1
+    nodes = json.loads(Path(rec[0]).read_text())
+    assert len({n["node_id"] for n in nodes}) == 2
+    assert all(n["resources"]["CPU"] == 1 for n in nodes)  # each Ray node offers what Slurm allocated on it
+
+
+def test_training_workers_ran_on_both_nodes(two_node_run):
+    nodes = json.loads(Path(glob.glob(f"{two_node_run['out']}/slurm/*-ray-nodes.json")[0]).read_text())
+    ray_nodes = {n["node_id"] for n in nodes}
+    for stage in ("sft", "dpo"):
+        info = _stage_info(two_node_run, stage)
+        workers = info["workers"]
+        assert sorted(w["rank"] for w in workers) == [0, 1]
+        assert {w["node_id"] for w in workers} == ray_nodes, (stage, workers)
+        assert info["resumed_from_step"] is None and info["global_step"] > 0
+
+
+def test_eval_results_were_written(two_node_run):
+    results = json.loads((two_node_run["out"] / "results.json").read_text())
+    for model in ("base", "sft", "dpo"):
+        cats = results[model]["categories"]
+        assert set(cats) == {"simple_python", "irrelevance"}, results[model]
+        assert all(c["total"] == 6 and 0 <= c["accuracy"] <= 1 for c in cats.values())  # holdout_per_category=6
+    evals = _stage_info(two_node_run, "eval")
+    assert sorted(e["scores"]["overall"] for e in evals) == sorted(r["overall"] for r in results.values())
+    assert "| dpo" in (two_node_run["out"] / "results.md").read_text()
+
+
+def test_override_value_reached_hydra_as_one_literal_argument(two_node_run):
+    assert not two_node_run["pwned"].exists()
+    config = json.loads((two_node_run["out"] / "config.json").read_text())
+    assert config["name"] == two_node_run["name"]
+    assert config["cluster"]["address"] == "auto" and config["cluster"]["num_workers"] == 2
+
+
+def test_ray_was_shut_down(two_node_run):
+    assert "[toolcall] Ray stopped" in two_node_run["log"]
+    assert two_node_run["ray_left"] == []
+
+
+def _checkpoint_steps(storage: Path) -> list[int]:
+    """Optimizer steps of the checkpoints Ray has in storage (the HF trainer state inside each)."""
+    steps = []
+    for p in glob.glob(f"{storage}/**/checkpoint_*/checkpoint/trainer_state.json", recursive=True):
+        try:
+            steps.append(json.loads(Path(p).read_text())["global_step"])
+        except (OSError, ValueError, KeyError):  # being written right now
+            pass
+    return steps
+
+
+def test_preempted_job_requeues_and_resumes_from_its_checkpoint(slurm_cluster, two_node_run, tmp_path):
+    """USR1 to the batch shell mid-SFT: checkpoint, exit 75, requeue; the second run resumes and finishes."""
+    every = 8
+    out = tmp_path / "out"
+    # Same data and base as the first job (reused from its stages), another seed so SFT itself runs again, three
+    # epochs so there is training left to interrupt.
+    job_id, _ = launch(slurm_cluster, "+exp=quickstart", *ALLOCATION, "name=preempt", f"output_dir={out}",
+                       f"stages_dir={tmp_path}/stages", f"prebuilt_stages_dir={two_node_run['stages']}", "seed=1",
+                       "stages=[sft]", f"{CHECKPOINT_EVERY}={every}", *TINY, "sft.epochs=3")
+    storage = tmp_path / "stages" / "ray"  # Ray storage defaults to <stages_dir>/ray
+    wait_job(slurm_cluster, job_id, 900, until=lambda j: j["JobState"] in TERMINAL or _checkpoint_steps(storage))
+    assert _checkpoint_steps(storage), batch_log(out, job_id)[-3000:]
+    signalled_at = max(_checkpoint_steps(storage))
+    slurm_cluster.run(["scancel", "--signal=USR1", "--batch", job_id])
+    # The first run checkpoints and requeues; record the newest checkpoint before the second run starts training.
+    newest = signalled_at
+    deadline = time.time() + 600
+    while "restart 1 " not in batch_log(out, job_id):
+        assert time.time() < deadline, batch_log(out, job_id)[-3000:]
+        newest = max([newest, *_checkpoint_steps(storage)])
+        job = slurm_cluster.job(job_id)
+        if job["JobState"] == "PENDING" and int(job["Restarts"]) >= 1:
+            # Slurm holds a requeued job for ~2 minutes (BeginTime); an operator's nudge, to keep the test short.
+            slurm_cluster.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False)
+        time.sleep(0.5)
+    job = wait_job(slurm_cluster, job_id, 1200)
+    log = batch_log(out, job_id)
+    assert job["JobState"] == "COMPLETED", (job, log[-3000:])
+    assert int(job["Restarts"]) >= 1
+    assert "received SIGUSR1" in log and "driver exited with 75" in log and "requeueing job" in log
+    info = json.loads(Path(glob.glob(f"{tmp_path}/stages/sft-*/done.json")[0]).read_text())
+    resumed = info["resumed_from_step"]
+    assert resumed is not None and resumed >= signalled_at
+    assert newest - resumed <= every, f"resumed at {resumed}, but the first run had reached {newest}"
+    # Three epochs of the first job's one-epoch run, none lost or doubled by the interruption.
+    first = json.loads(Path(glob.glob(f"{two_node_run['stages']}/sft-*/done.json")[0]).read_text())
+    assert info["global_step"] == 3 * first["global_step"]
+    assert resumed < info["global_step"]  # the interruption really was mid-training
