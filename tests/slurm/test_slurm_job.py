@@ -31,7 +31,7 @@ TINY = [
     "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
     "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=1e-3",
     "dpo.epochs=1", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
-    "eval.max_new_tokens=48", "eval.categories=[simple_python,irrelevance]",
+    "eval.max_new_tokens=48", "eval.heldout_categories=[simple_python,irrelevance]", "eval.categories=[]",
 ]
 # One CPU per Ray node and one training worker per node: Ray must place one worker on each.
 ALLOCATION = ["slurm.nodes=2", "slurm.cpus_per_node=1", "slurm.time=00:40:00", "slurm.wait_nodes_s=180"]
