@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolcall_dist import atomic
 from toolcall_dist.config import validate
 
 log = logging.getLogger("toolcall_dist")
@@ -55,15 +56,21 @@ class Stage:
 
     def __init__(self, root: Path, stage: str, key: str, prebuilt: Path | None = None):
         self.name, self.key, self.dir = stage, key, root / f"{stage}-{key}"
-        if prebuilt is not None and not self.done and (prebuilt / self.dir.name / "done.json").exists():
+        if prebuilt is not None and not self.done and Stage(prebuilt, stage, key).done:
             self.dir = prebuilt / self.dir.name
 
     @property
     def done(self) -> bool:
-        return (self.dir / "done.json").exists()
+        """Whether the stage finished: its ``done.json`` exists and is a complete JSON object. It is written
+        atomically and last, so a stage interrupted at any point (a half-written dataset, a killed process) is
+        not taken for finished; an unreadable one (copied by hand, an older version) is not trusted either."""
+        try:
+            return isinstance(json.loads((self.dir / "done.json").read_text(encoding="utf-8")), dict)
+        except (OSError, ValueError):
+            return False
 
     def finish(self, info: dict) -> dict:
-        (self.dir / "done.json").write_text(json.dumps(info, indent=1, default=str))
+        atomic.write_json(self.dir / "done.json", info, indent=1, default=str)
         return info
 
     def info(self) -> dict:

@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolcall_dist import atomic
+
 log = logging.getLogger("toolcall_dist")
 
 DATA_CLASSES = ("good", "no_tool", "bad", "when")
@@ -27,8 +29,7 @@ class Context:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
+    with atomic.atomic_open(path) as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
@@ -195,9 +196,9 @@ def write_report(ctx: Context, scores: dict[str, dict]) -> str:
     from toolcall_dist.eval.report import markdown_table
 
     table = markdown_table(scores)
-    (ctx.output_dir / "results.json").write_text(json.dumps(scores, indent=1))
+    atomic.write_json(ctx.output_dir / "results.json", scores, indent=1)
     e = ctx.cfg["eval"]
     head = (f"# {ctx.cfg['name']}: BFCL-scored results ({e['source']} set)\n\n"
             f"Model: {ctx.cfg['model']['name']}; accuracy in %, AST checker with BFCL's rules.\n\n")
-    (ctx.output_dir / "results.md").write_text(head + table + "\n")
+    atomic.write_text(ctx.output_dir / "results.md", head + table + "\n")
     return table

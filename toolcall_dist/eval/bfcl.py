@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from toolcall_dist import atomic
+
 CATEGORIES: tuple[str, ...] = (
     "simple_python",
     "simple_java",
@@ -154,8 +156,8 @@ def write_category(entries: list[dict], category: str, out_dir: str | Path) -> t
                 raise BFCLDataError(f"entry {entry['id']!r} has no ground_truth but category {category} needs one")
             a_lines.append(json.dumps({"id": entry["id"], "ground_truth": entry["ground_truth"]}))
     root.mkdir(parents=True, exist_ok=True)
-    q_path.write_text("".join(line + "\n" for line in q_lines), encoding="utf-8")
+    atomic.write_text(q_path, "".join(line + "\n" for line in q_lines))
     if a_path is not None:
         a_path.parent.mkdir(parents=True, exist_ok=True)
-        a_path.write_text("".join(line + "\n" for line in a_lines), encoding="utf-8")
+        atomic.write_text(a_path, "".join(line + "\n" for line in a_lines))
     return q_path, a_path

@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from toolcall_dist import atomic
 from toolcall_dist.eval.bfcl import load_category
 from toolcall_dist.eval.checker import check_entry
 from toolcall_dist.eval.prompts import entry_prompt
@@ -28,7 +29,7 @@ def evaluate(model_dir: str, family: str, e: dict, data_dir: str | None, dtype: 
     called, right_fn, n_call_entries = 0, 0, 0
     columns = ["category", "id", "valid", "error_type", "output"]
     samples: list[list] = []
-    with (out_dir / "generations.jsonl").open("w") as f:
+    with atomic.atomic_open(out_dir / "generations.jsonl") as f:
         for cat in e["categories"]:
             entries = load_category(cat, data_dir=data_dir, limit=e["limit_per_category"])
             prompts = [entry_prompt(fmt, tok, x) for x in entries]
@@ -50,7 +51,7 @@ def evaluate(model_dir: str, family: str, e: dict, data_dir: str | None, dtype: 
     if n_call_entries:
         scores["diagnostics"] = {"call_rate": called / n_call_entries, "right_functions": right_fn / n_call_entries,
                                  "entries": n_call_entries}
-    (out_dir / "scores.json").write_text(json.dumps(scores, indent=1))
+    atomic.write_json(out_dir / "scores.json", scores, indent=1)
     return scores, (columns, samples)
 
 
