@@ -18,6 +18,7 @@ from typing import Any
 
 from toolcall_dist import atomic
 from toolcall_dist.config import validate
+from toolcall_dist.redact import redact
 
 log = logging.getLogger("toolcall_dist")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,8 @@ def base_key_parts(model: dict) -> dict:
     """The model config that decides the base weights. Options added after the first release enter the key only when
     set, so cached and shipped bases stay valid; the serving parser's name changes no weight and never enters."""
     parts = {k: model[k] for k in ("name", "family", "path", "tiny", "dtype")}
-    parts.update({k: model[k] for k in ("gguf_file", "gguf_package", "add_format_tokens") if model[k]})
+    parts.update({k: model[k] for k in ("gguf_file", "gguf_package", "add_format_tokens", "trust_remote_code")
+                  if model.get(k)})
     return parts
 
 
@@ -96,7 +98,7 @@ def run(cfg) -> RunResult:
         prebuilt = PROJECT_ROOT / prebuilt
     out.mkdir(parents=True, exist_ok=True)
     root.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(resolved, indent=1))
+    atomic.write_json(out / "config.json", redact(resolved), indent=1)  # no token from the environment on disk
     result = RunResult(output_dir=out)
     r = resolved
 

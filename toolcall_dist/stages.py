@@ -183,8 +183,9 @@ def run_eval(ctx: Context, st, stages, model: str) -> dict:
     e = ctx.cfg["eval"]
     data_dir = stages["data"].info()["heldout_dir"] if e["source"] == "synthetic" else e["bfcl_data_dir"]
     model_dir = stages[model].info()["model_dir"]
-    scores, samples = runner.evaluate(model_dir, ctx.cfg["model"]["family"], e, data_dir, ctx.cfg["model"]["dtype"],
-                                      st.dir, label=model)
+    m = ctx.cfg["model"]
+    scores, samples = runner.evaluate(model_dir, m["family"], e, data_dir, m["dtype"], st.dir, label=model,
+                                      trust_remote_code=m["trust_remote_code"])
     flat = {f"eval/{k}": v["accuracy"] for k, v in scores["categories"].items()}
     flat.update({f"eval/{k}": v["accuracy"] for k, v in scores["groups"].items()})
     _log_stage(ctx, f"eval_{model}", flat, {"eval/samples": samples})

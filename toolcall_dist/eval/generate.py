@@ -8,16 +8,20 @@ import time
 log = logging.getLogger(__name__)
 
 
-def load(model_dir: str, dtype: str = "float32"):
-    """Model (on GPU when there is one) and a left-padding tokenizer, ready for batched generation."""
+def load(model_dir: str, dtype: str = "float32", trust_remote_code: bool = False):
+    """Model (on GPU when there is one) and a left-padding tokenizer, ready for batched generation.
+
+    ``trust_remote_code`` (config ``model.trust_remote_code``, off by default) is the only way a checkpoint's own
+    Python code may run."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
     tok.padding_side = "left"  # generation appends on the right, so prompts must end at the same column
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype),
+                                                 trust_remote_code=trust_remote_code)
     model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
     return model, tok
 

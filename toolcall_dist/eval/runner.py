@@ -19,12 +19,12 @@ SAMPLE_ROWS = 8  # generations per category kept for the W&B samples table
 
 
 def evaluate(model_dir: str, family: str, e: dict, data_dir: str | None, dtype: str, out_dir: Path,
-             label: str = "") -> tuple[dict, tuple[list[str], list[list]]]:
+             label: str = "", trust_remote_code: bool = False) -> tuple[dict, tuple[list[str], list[list]]]:
     """Scores (see ``scoring.score``) and a samples table; every generation + verdict goes to ``generations.jsonl``."""
     from toolcall_dist.eval.generate import generate, load
 
     fmt = get_format(family)
-    model, tok = load(model_dir, dtype)
+    model, tok = load(model_dir, dtype, trust_remote_code=trust_remote_code)
     verdicts: dict[str, list[bool]] = {}
     called, right_fn, n_call_entries = 0, 0, 0
     columns = ["category", "id", "valid", "error_type", "output"]
