@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolcall_dist import atomic
+from toolcall_dist import atomic, preflight
 from toolcall_dist.config import validate
 from toolcall_dist.redact import redact
 
@@ -96,9 +96,6 @@ def run(cfg) -> RunResult:
     prebuilt = Path(conf.prebuilt_stages_dir) if conf.prebuilt_stages_dir else None
     if prebuilt is not None and not prebuilt.is_absolute():
         prebuilt = PROJECT_ROOT / prebuilt
-    out.mkdir(parents=True, exist_ok=True)
-    root.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(out / "config.json", redact(resolved), indent=1)  # no token from the environment on disk
     result = RunResult(output_dir=out)
     r = resolved
 
@@ -140,6 +137,10 @@ def run(cfg) -> RunResult:
 
     for s in conf.stages:
         add(s)
+    # Bounded checks (writable paths, Ray head reachable, input files, BFCL data) before anything runs.
+    pending = {n for n in todo if n == "eval" or not stages[n].done}
+    preflight.check({**r, "output_dir": str(out), "stages_dir": str(root)}, pending=pending)
+    atomic.write_json(out / "config.json", redact(resolved), indent=1)  # no token from the environment on disk
     for name in ("data", "base", "sft", "dpo"):
         if name in todo:
             ensure(stages[name], lambda st, n=name: getattr(impl, f"run_{n}")(ctx, st, stages))
