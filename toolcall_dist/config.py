@@ -367,11 +367,44 @@ def register() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
 
 
+def unknown_keys(value: Any, schema: type, prefix: str = "") -> list[str]:
+    """Dotted keys of the plain dict ``value`` that the dataclass ``schema`` (and its nested dataclasses, lists of
+    them and optional ones) does not declare. Hydra's ``+key=value`` appends past struct mode, and the conversion
+    to the dataclass would then drop the key without a word: a misspelt setting must fail instead."""
+    import dataclasses
+    import typing
+
+    if not isinstance(value, dict):
+        return []
+    hints = typing.get_type_hints(schema)
+    out = []
+    for key, sub in value.items():
+        path = f"{prefix}{key}"
+        if key not in hints:
+            out.append(path)
+            continue
+        hint = hints[key]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        inner = next((a for a in [hint, *args] if dataclasses.is_dataclass(a)), None)
+        if inner is not None and isinstance(sub, dict):
+            out += unknown_keys(sub, inner, f"{path}.")
+        elif isinstance(sub, list):  # list[SomeConfig]
+            item = next((a for a in args if dataclasses.is_dataclass(a)), None)
+            for i, elem in enumerate(sub if item is not None else []):
+                out += unknown_keys(elem, item, f"{path}[{i}].")
+    return out
+
+
 def validate(cfg: Any) -> Config:
     """Turn a composed DictConfig into a checked ``Config``; raises ConfigError naming the bad key."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    plain = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
+    plain = {k: v for k, v in plain.items() if k != "hydra"} if isinstance(plain, dict) else plain
+    if extra := unknown_keys(plain, Config):
+        raise ConfigError(f"{extra[0]}: unknown config key" + (f" (and {len(extra) - 1} more: {extra[1:]})"
+                                                               if len(extra) > 1 else ""))
     try:
         obj = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as e:  # type errors from the schema: report the key, not a traceback
