@@ -304,8 +304,9 @@ class Gate:
         cls = rec.get("class", "?")
         try:
             exact, norm = keys(rec)
-        except (KeyError, TypeError, AttributeError, StopIteration) as e:
-            return self._reject(rec, cls, "invalid", f"malformed record ({type(e).__name__}: {e})")
+        except (KeyError, TypeError, AttributeError, StopIteration) as e:  # the checks below say what is wrong
+            reason = self._problem(rec) or f"malformed record ({type(e).__name__}: {e})"
+            return self._reject(rec, cls, "invalid", reason)
         seen = self.seen.setdefault(cls, set())
         if exact in seen or exact in self.banned:
             self.counts["duplicate_exact", cls] += 1
@@ -313,17 +314,19 @@ class Gate:
         if norm in seen or norm in self.banned:
             self.counts["duplicate_normalised", cls] += 1
             return False
-        try:
-            reason = self.problem(rec) if self.validate else None
-        except (KeyError, TypeError, AttributeError, IndexError) as e:  # a shape no check foresaw: still counted
-            reason = f"malformed record ({type(e).__name__}: {e})"
-        if reason:
+        if self.validate and (reason := self._problem(rec)):
             return self._reject(rec, cls, "invalid", reason)
         if self.reference is not None and (reason := self.reference.leak(rec, user_turns(rec))):
             return self._reject(rec, cls, "leakage", reason)
         seen.add(exact)
         seen.add(norm)
         return True
+
+    def _problem(self, rec: dict) -> str | None:
+        try:
+            return self.problem(rec)
+        except (KeyError, TypeError, AttributeError, IndexError) as e:  # a shape no check foresaw: still counted
+            return f"malformed record ({type(e).__name__}: {e})"
 
     def _reject(self, rec: dict, cls: str, check: str, reason: str) -> bool:
         self.counts[check, cls] += 1
