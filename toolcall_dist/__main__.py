@@ -18,6 +18,9 @@ def main(cfg) -> None:
     except ConfigError as e:  # a bad value: one clear line, not a traceback from deep inside a stage
         print(f"toolcall_dist: config error: {e}", file=sys.stderr)
         sys.exit(2)
+    except pipeline.Preempted as e:  # checkpointed on SIGUSR1/SIGTERM: the same command resumes (slurm/ requeues)
+        print(f"toolcall_dist: stopped on request: {e}; run the same command again to resume", file=sys.stderr)
+        sys.exit(pipeline.EXIT_PREEMPTED)
 
 
 if __name__ == "__main__":

@@ -201,6 +201,8 @@ class SFTConfig:
     # group_by_length batches examples of similar length: far less padding on short, uneven tool-call data
     sampling: str = "group_by_length"
     gradient_checkpointing: bool = False
+    # Padding-free packing of whole conversations into max_length bins (block-diagonal attention, see train/sft.py)
+    packing: bool = False
     bf16: bool = False
     logging_steps: int = 5
 
@@ -227,7 +229,8 @@ class DPOConfig:
     max_length: int = 512
     warmup_ratio: float = 0.0
     lr_scheduler: str = "linear"
-    precompute_ref_log_probs: bool = False
+    precompute_ref_log_probs: bool = False  # one pass of the reference before training, then no reference model
+    weight_decay: float = 0.0
     bf16: bool = False
     logging_steps: int = 1
 
@@ -249,7 +252,7 @@ class PeftConfig:
     r: int = 16
     alpha: int = 32
     dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    target_modules: list[str] | None = None  # null: the family's projections (train/common.LORA_TARGETS)
 
     def __post_init__(self) -> None:
         _check(self.method in ("none", "lora"), "peft.method", f"must be none or lora, got {self.method!r}")
@@ -281,7 +284,10 @@ class ClusterConfig:
     cpus_per_worker: int = 1
     local_num_cpus: int | None = None  # CPUs of the local cluster (null: all of this machine's)
     storage_path: str | None = None  # shared filesystem for checkpoints (null: <output_dir>/ray)
-    max_failures: int = 0
+    checkpoint_steps: int = 50  # optimizer steps between checkpoints (0: only when a stop is requested)
+    num_to_keep: int = 2  # checkpoints kept in storage per training stage
+    max_failures: int = 0  # worker-group restarts (from the last checkpoint) before the stage fails
+    placement_strategy: str = "PACK"  # Ray placement group: PACK fills a node first, SPREAD one worker per node
     # Seconds to wait for the Ray head at cluster.address to accept a TCP connection before giving up (preflight).
     connect_timeout_s: float = 10.0
 
@@ -290,6 +296,11 @@ class ClusterConfig:
         _check(self.cpus_per_worker >= 1, "cluster.cpus_per_worker", "must be >= 1")
         _check(math.isfinite(self.connect_timeout_s) and self.connect_timeout_s > 0, "cluster.connect_timeout_s",
                f"must be a finite number > 0, got {self.connect_timeout_s}")
+        _check(self.checkpoint_steps >= 0, "cluster.checkpoint_steps", f"must be >= 0, got {self.checkpoint_steps}")
+        _check(self.num_to_keep >= 1, "cluster.num_to_keep", f"must be >= 1, got {self.num_to_keep}")
+        _check(self.max_failures >= -1, "cluster.max_failures", "must be >= 0, or -1 for unlimited")
+        _check(self.placement_strategy in ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"),
+               "cluster.placement_strategy", f"unknown Ray placement strategy {self.placement_strategy!r}")
 
 
 @dataclass

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolcall_dist import atomic, preflight
+from toolcall_dist import atomic, preempt, preflight
 from toolcall_dist.config import validate
+from toolcall_dist.preempt import EXIT_PREEMPTED, Preempted  # noqa: F401  (what __main__ and slurm/ act on)
 from toolcall_dist.redact import redact
 
 log = logging.getLogger("toolcall_dist")
@@ -85,7 +86,22 @@ class Stage:
 
 
 def run(cfg) -> RunResult:
-    """Validate ``cfg`` (a composed DictConfig), then run the stages it names; returns a RunResult."""
+    """Validate ``cfg`` (a composed DictConfig), then run the stages it names; returns a RunResult.
+
+    SIGUSR1 or SIGTERM during the run stops it at a checkpoint (see ``preempt.py``) and raises ``Preempted``.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread only
+        return _run(cfg)
+    previous = preempt.install()
+    try:
+        return _run(cfg)
+    finally:
+        preempt.restore(previous)
+
+
+def _run(cfg) -> RunResult:
     from omegaconf import OmegaConf
 
     conf = validate(cfg)  # ConfigError before anything heavy starts
@@ -114,6 +130,8 @@ def run(cfg) -> RunResult:
             log.info("[%s] reusing %s (inputs and config unchanged)", label, stage.dir)
             result.reused.append(label)
             return stage.info()
+        if preempt.requested():
+            raise Preempted(f"stop requested before stage {label}")
         stage.dir.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         log.info("[%s] running -> %s", label, stage.dir)

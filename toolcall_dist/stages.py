@@ -140,6 +140,7 @@ def _train_config(ctx: Context, st, stage: str, model_dir: str, dataset_dir: Pat
 
 
 def _fit(stage: str, c: dict, ctx: Context) -> dict:
+    """Run the stage's Ray Train job; returns its metrics, steps, resume point and worker placement."""
     from toolcall_dist.train import ray_job
 
     ray_job.init_ray(ctx.cfg["cluster"])
@@ -158,8 +159,8 @@ def run_sft(ctx: Context, st, stages) -> dict:
     stats = sft.prepare_dataset(records, base_dir, ctx.cfg["model"]["family"], s["max_length"],
                                 s["assistant_only_loss"], str(st.dir / "dataset"))
     log.info("[sft] dataset: %s", stats)
-    metrics = _fit("sft", _train_config(ctx, st, "sft", base_dir, st.dir / "dataset", stages), ctx)
-    return {"model_dir": "model", "dataset": stats, "metrics": metrics}
+    info = _fit("sft", _train_config(ctx, st, "sft", base_dir, st.dir / "dataset", stages), ctx)
+    return {"model_dir": "model", "dataset": stats, **info}
 
 
 def run_dpo(ctx: Context, st, stages) -> dict:
@@ -171,8 +172,8 @@ def run_dpo(ctx: Context, st, stages) -> dict:
     stats = dpo.prepare_dataset(pairs, sft_dir, ctx.cfg["model"]["family"], ctx.cfg["dpo"]["max_length"],
                                 str(st.dir / "dataset"))
     log.info("[dpo] dataset: %s", stats)
-    metrics = _fit("dpo", _train_config(ctx, st, "dpo", sft_dir, st.dir / "dataset", stages), ctx)
-    return {"model_dir": "model", "dataset": stats, "metrics": metrics}
+    info = _fit("dpo", _train_config(ctx, st, "dpo", sft_dir, st.dir / "dataset", stages), ctx)
+    return {"model_dir": "model", "dataset": stats, **info}
 
 
 # --- evaluation ---------------------------------------------------------------------------------------------------

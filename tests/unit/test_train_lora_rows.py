@@ -19,7 +19,7 @@ def test_only_the_added_rows_and_the_adapter_move():
     before = model.get_input_embeddings().weight.detach().clone()
     new_rows = [60, 61, 62, 63]
     peft = {"method": "lora", "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
-    model = with_lora_and_new_rows(model, peft, new_rows)
+    model = with_lora_and_new_rows(model, peft, "llama3", new_rows)
     lora_b = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_B" in n}
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=1e-2, weight_decay=0.0)

@@ -4,23 +4,43 @@ from __future__ import annotations
 
 
 def load_model(model_dir: str, dtype: str):
+    """The model to train. No KV cache in training: with one, transformers would not build the block-diagonal
+    attention mask that keeps packed (padding-free) sequences from attending to each other."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
+    model.config.use_cache = False
+    return model
 
 
-def peft_config(peft: dict):
+# LoRA targets per model family when ``peft.target_modules`` is null: every attention and MLP projection. Phi-3/4
+# fuse q/k/v into ``qkv_proj`` and gate/up into ``gate_up_proj``; the others use the Llama names.
+LLAMA_STYLE = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+LORA_TARGETS = {"qwen2_5": LLAMA_STYLE, "llama3": LLAMA_STYLE, "mistral": LLAMA_STYLE, "smollm2": LLAMA_STYLE,
+                "phi4": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]}
+
+
+def lora_targets(peft: dict, family: str) -> list[str]:
+    """``peft.target_modules`` if set, else the family's default projections."""
+    if peft["target_modules"]:
+        return list(peft["target_modules"])
+    if family not in LORA_TARGETS:
+        raise ValueError(f"peft.target_modules: no default LoRA targets for family {family!r}; set them")
+    return LORA_TARGETS[family]
+
+
+def peft_config(peft: dict, family: str):
     """A LoRA config, or None for full fine-tuning."""
     if peft["method"] == "none":
         return None
     from peft import LoraConfig
 
     return LoraConfig(r=peft["r"], lora_alpha=peft["alpha"], lora_dropout=peft["dropout"],
-                      target_modules=list(peft["target_modules"]), task_type="CAUSAL_LM")
+                      target_modules=lora_targets(peft, family), task_type="CAUSAL_LM")
 
 
-def with_lora_and_new_rows(model, peft: dict, rows: list[int]):
+def with_lora_and_new_rows(model, peft: dict, family: str, rows: list[int]):
     """``model`` with LoRA adapters whose embedding rows ``rows`` (tokens the base stage added) train as well.
 
     LoRA alone would leave the added delimiters frozen at their initial embedding. The embedding matrix is made
@@ -32,7 +52,7 @@ def with_lora_and_new_rows(model, peft: dict, rows: list[int]):
     import torch
     from peft import get_peft_model
 
-    model = get_peft_model(model, peft_config(peft))
+    model = get_peft_model(model, peft_config(peft, family))
     weight = model.get_input_embeddings().weight
     keep = torch.zeros(weight.shape[0], 1, dtype=weight.dtype)
     keep[rows] = 1.0
@@ -44,18 +64,24 @@ def with_lora_and_new_rows(model, peft: dict, rows: list[int]):
 def common_args(c: dict, train: dict, ds_config: dict | None, accum: int, report_to: list[str]) -> dict:
     """Keyword arguments shared by TRL's SFTConfig and DPOConfig."""
     multi_cpu = not c["cluster"]["use_gpu"] and c["cluster"]["num_workers"] > 1
+    every = c["cluster"]["checkpoint_steps"]
     return dict(
         output_dir=c["trainer_dir"],
         num_train_epochs=train["epochs"],
         per_device_train_batch_size=train["micro_batch_size"],
         gradient_accumulation_steps=accum,
         learning_rate=train["learning_rate"],
+        weight_decay=train["weight_decay"],
         lr_scheduler_type=train["lr_scheduler"],
         warmup_steps=train["warmup_ratio"],
         max_grad_norm=1.0,
         logging_steps=train["logging_steps"],
         logging_first_step=True,
-        save_strategy="no",
+        # Checkpoints are worker-local and reported to Ray (ray_job.py), which keeps cluster.num_to_keep in storage;
+        # with 0 a checkpoint is written only when a stop is requested.
+        save_strategy="steps" if every else "no",
+        save_steps=every or None,
+        save_total_limit=1,
         report_to=report_to,
         run_name=c["run_name"],
         # Multi-process CPU training must say so, or each rank trains alone / DeepSpeed's batch check fails.
@@ -68,3 +94,31 @@ def common_args(c: dict, train: dict, ds_config: dict | None, accum: int, report
         disable_tqdm=True,
         max_length=train["max_length"],
     )
+
+
+class StepTimes:
+    """TrainerCallback body recording wall-clock times (``time.time()``, comparable across processes) of the start of
+    training and of every optimizer step's end; ``summary`` separates the first step from the steady state."""
+
+    def __init__(self):
+        self.begin, self.ends = None, []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        import time
+
+        self.begin = time.time()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        import time
+
+        self.ends.append((state.global_step, time.time()))
+
+    def summary(self, warmup_steps: int = 2) -> dict:
+        """Times of the first step and of the steps after ``warmup_steps`` (steady state)."""
+        if not self.ends:
+            return {"train_begin_at": self.begin, "steps_timed": 0}
+        out = {"train_begin_at": self.begin, "first_step_at": self.ends[0][1], "steps_timed": len(self.ends)}
+        if len(self.ends) > warmup_steps + 1:
+            (s0, t0), (s1, t1) = self.ends[warmup_steps], self.ends[-1]
+            out.update(steady_from_step=s0, steady_to_step=s1, steady_seconds=t1 - t0)
+        return out

@@ -48,4 +48,4 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     args = DPOConfig(**common_args(c, train, ds_config, accum, report_to), beta=train["beta"],
                      loss_type=[train["loss_type"]], precompute_ref_log_probs=train["precompute_ref_log_probs"])
     return DPOTrainer(model=model, args=args, train_dataset=load_from_disk(c["dataset_dir"]), processing_class=tok,
-                      peft_config=peft_config(c["peft"]))
+                      peft_config=peft_config(c["peft"], c["model"]["family"]))

@@ -2,6 +2,12 @@
 
 ``fit(stage, c)`` runs ``train/<stage>.py``'s trainer on ``cluster.num_workers`` Ray workers (gloo on CPU, NCCL on
 GPU) with the DeepSpeed config from ``deepspeed.py``. The config crosses the Ray boundary as a plain dict.
+
+Checkpoints: every ``cluster.checkpoint_steps`` optimizer steps each worker saves an HF checkpoint (model, optimizer,
+scheduler, RNG, DeepSpeed's ZeRO shards) in its own local directory and reports it to Ray, which merges the workers'
+files into ``<storage_path>/<run_name>/checkpoint_*/checkpoint/`` and keeps ``cluster.num_to_keep`` of them. A
+worker group that starts while such a checkpoint exists (a worker died and Ray restarted the group, or the whole job
+was killed and the command run again with the same config, hence the same run name) resumes from it.
 """
 
 from __future__ import annotations
@@ -10,12 +16,16 @@ import importlib
 import json
 import logging
 import os
+import socket
 from pathlib import Path
+
+from toolcall_dist import preempt
 
 log = logging.getLogger(__name__)
 
 # Set before Ray starts so workers inherit them: no per-line print patching, fast SIGTERM shutdown.
 RAY_ENV = {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
+HF_CHECKPOINT_DIR = "checkpoint"  # the HF checkpoint's folder inside a Ray checkpoint (RayTrainReportCallback's)
 
 
 def init_ray(cluster: dict, temp_dir: str | None = None) -> None:
@@ -38,29 +48,87 @@ def summary_metrics(history: list[dict]) -> dict:
 
 
 def fit(stage: str, c: dict) -> dict:
-    """Train ``stage`` ("sft" or "dpo") with config dict ``c``; the model and its log history land in
-    ``c["model_out"]``. Returns the summary metrics rank 0 wrote there."""
-    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    """Train ``stage`` ("sft" or "dpo") with config dict ``c``; the model lands in ``c["model_out"]``.
+
+    Returns ``{"metrics", "global_step", "resumed_from_step", "workers"}`` as rank 0 wrote them. Raises
+    ``preempt.Preempted`` when a stop was requested and the workers stopped at a checkpoint instead of finishing.
+    """
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
     cl = c["cluster"]
+    stop_file = Path(c["trainer_dir"]) / preempt.STOP_FILE
+    stop_file.parent.mkdir(parents=True, exist_ok=True)
     trainer = TorchTrainer(
         _worker_loop,
         train_loop_config={**c, "stage": stage},
         torch_config=TorchConfig(backend="nccl" if cl["use_gpu"] else "gloo"),
         scaling_config=ScalingConfig(num_workers=cl["num_workers"], use_gpu=cl["use_gpu"],
-                                     resources_per_worker={"CPU": cl["cpus_per_worker"]}),
+                                     resources_per_worker={"CPU": cl["cpus_per_worker"]},
+                                     placement_strategy=cl["placement_strategy"]),
         run_config=RunConfig(name=c["run_name"], storage_path=c["storage_path"],
-                             failure_config=FailureConfig(max_failures=cl["max_failures"])),
+                             failure_config=FailureConfig(max_failures=cl["max_failures"]),
+                             checkpoint_config=CheckpointConfig(num_to_keep=cl["num_to_keep"])),
     )
-    trainer.fit()  # raises ray.train's error if the workers failed beyond cluster.max_failures
-    return summary_metrics(json.loads((Path(c["model_out"]) / "log_history.json").read_text()))
+    preempt.watch(stop_file)
+    try:
+        trainer.fit()  # raises ray.train's error if the workers failed beyond cluster.max_failures
+    finally:
+        preempt.unwatch(stop_file)
+    out = Path(c["model_out"])
+    if not (out / "run_info.json").exists():
+        if preempt.requested():
+            raise preempt.Preempted(f"{stage} stopped at a checkpoint in {c['storage_path']}/{c['run_name']}")
+        raise RuntimeError(f"{stage}: the workers returned without writing {out / 'run_info.json'}")
+    return json.loads((out / "run_info.json").read_text())
+
+
+def _worker_info(rank: int) -> dict:
+    import ray
+
+    return {"rank": rank, "node_id": ray.get_runtime_context().get_node_id(),
+            "node_ip": ray.util.get_node_ip_address(), "hostname": socket.gethostname(), "pid": os.getpid()}
+
+
+class _StopOnRequest:
+    """TrainerCallback: when the stage's stop file exists on any rank, save a checkpoint at this step and stop.
+
+    The ranks agree through an all-reduce, so all of them save and stop at the same step (ZeRO saves are collective).
+    """
+
+    def __init__(self, stop_file: Path):
+        self.stop_file, self.stopped = stop_file, False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        import torch
+        import torch.distributed as dist
+
+        flag = torch.tensor([1.0 if self.stop_file.exists() else 0.0])
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if flag.item() > 0:
+            self.stopped = True
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
+def _callbacks(stop_file: Path):
+    from ray.train.huggingface.transformers import RayTrainReportCallback
+    from transformers import TrainerCallback
+
+    from toolcall_dist.train.common import StepTimes
+
+    stop = type("StopOnRequest", (_StopOnRequest, TrainerCallback), {})(stop_file)
+    timer = type("StepTimer", (StepTimes, TrainerCallback), {})()
+    return stop, timer, [stop, timer, RayTrainReportCallback()]
 
 
 def _worker_loop(c: dict) -> None:
-    """Runs in every Ray worker: build the stage's TRL trainer, train, save, and (rank 0) log and report."""
+    """Runs in every Ray worker: build the stage's TRL trainer, resume or train, save, and (rank 0) log and report."""
     import ray.train
     import torch
+    import torch.distributed as dist
 
     from toolcall_dist import tracking
     from toolcall_dist.config import grad_accum_steps
@@ -68,6 +136,11 @@ def _worker_loop(c: dict) -> None:
 
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    me = _worker_info(rank)
+    # Where an operator (or a test) sees each worker's node, pid and resume point while the stage runs.
+    worker_file = Path(c["trainer_dir"]) / "workers" / f"rank{rank}.json"
+    worker_file.parent.mkdir(parents=True, exist_ok=True)
+    worker_file.write_text(json.dumps(me))
     if not c["cluster"]["use_gpu"]:
         torch.set_num_threads(c["cluster"]["cpus_per_worker"])
     stage = c["stage"]
@@ -86,29 +159,74 @@ def _worker_loop(c: dict) -> None:
                              wandb_dir=c["wandb_dir"]) if rank == 0 else None
     report_to = ["wandb"] if run is not None else []
     module = importlib.import_module(f"toolcall_dist.train.{stage}")
-    trainer = module.build_trainer(c, ds_config, accum, report_to)
-    trainer.train()
+    # Each worker checkpoints into its own directory (its ZeRO shards, its RNG state); Ray merges them in storage.
+    local = {**c, "trainer_dir": str(Path(c["trainer_dir"]) / f"rank{rank}")}
+    trainer = module.build_trainer(local, ds_config, accum, report_to)
+    stop, timer, callbacks = _callbacks(Path(c["trainer_dir"]) / preempt.STOP_FILE)
+    for cb in callbacks:
+        trainer.add_callback(cb)
 
+    resumed_from = None
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        trainer.train()
+    else:
+        with checkpoint.as_directory() as d:
+            hf_dir = Path(d) / HF_CHECKPOINT_DIR
+            resumed_from = json.loads((hf_dir / "trainer_state.json").read_text())["global_step"]
+            worker_file.write_text(json.dumps({**me, "resumed_from_step": resumed_from}))
+            if rank == 0:
+                log.warning("[%s] resuming from the checkpoint at step %d (%s)", stage, resumed_from, hf_dir)
+            trainer.train(resume_from_checkpoint=str(hf_dir))
+
+    if stop.stopped:  # preempted: the checkpoint is in storage; no final model, the stage is not done
+        tracking.finish_run(run)
+        ray.train.report({"preempted": 1.0})
+        return
     out = Path(c["model_out"])
-    _save(trainer, out, c["peft"]["method"] != "none")  # every rank: ZeRO-3 gathers shards collectively
+    _save(trainer, out, c, rank)  # every rank: ZeRO-3 gathers shards collectively
+    workers = [None] * world
+    dist.all_gather_object(workers, me)
     metrics = {}
     if rank == 0:
         history = trainer.state.log_history
         (out / "log_history.json").write_text(json.dumps(history, indent=1))
         metrics = summary_metrics(history)
+        info = {"metrics": metrics, "global_step": trainer.state.global_step, "resumed_from_step": resumed_from,
+                "workers": workers, "timing": timer.summary()}
+        (out / "run_info.json").write_text(json.dumps(info, indent=1))  # written last: the stage's "finished" mark
         tracking.finish_run(run)
     ray.train.report(metrics)
 
 
-def _save(trainer, out: Path, merge_lora: bool) -> None:
-    """Save a plain HF directory the next stage loads; LoRA adapters are kept in ``adapter/`` and merged into the
-    weights."""
-    if merge_lora:
-        if trainer.is_world_process_zero():
-            trainer.model.save_pretrained(out / "adapter")
-        merged = trainer.model.merge_and_unload()
-        if trainer.is_world_process_zero():
-            merged.save_pretrained(out)
-            trainer.processing_class.save_pretrained(out)
+def _save(trainer, out: Path, c: dict, rank: int) -> None:
+    """Save a plain HF directory the next stage loads (weights, tokenizer, chat template). With LoRA the adapter
+    goes to ``adapter/`` and a merged copy to ``out``.
+
+    For LoRA the full state (adapter, plus any added embedding rows) is gathered from the engine (collective under
+    ZeRO-3, whose parameters are shards) and applied on rank 0 to a fresh CPU copy of the input model, so merging
+    never touches partitioned parameters.
+    """
+    if c["peft"]["method"] == "none":
+        trainer.save_model(str(out))
         return
-    trainer.save_model(str(out))
+    from peft import get_peft_model
+
+    from toolcall_dist.train.common import load_model, peft_config
+
+    engine = trainer.model_wrapped if trainer.is_deepspeed_enabled else trainer.model
+    state = trainer.accelerator.get_state_dict(engine)
+    if rank != 0:
+        return
+    if trainer.is_deepspeed_enabled:  # or from_pretrained below would partition again (a collective rank 0 runs alone)
+        from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+        unset_hf_deepspeed_config()
+    model = get_peft_model(load_model(c["model_dir"], c["dtype"]), peft_config(c["peft"], c["model"]["family"]))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"trained state does not match the LoRA model: missing {missing[:5]}, "
+                           f"unexpected {unexpected[:5]}")
+    model.save_pretrained(out / "adapter")
+    model.merge_and_unload().save_pretrained(out)
+    trainer.processing_class.save_pretrained(out)

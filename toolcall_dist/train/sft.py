@@ -45,10 +45,15 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     train = c["sft"]
     tok = AutoTokenizer.from_pretrained(c["model_dir"])
     model = load_model(c["model_dir"], c["dtype"])
-    lora = peft_config(c["peft"])
+    family = c["model"]["family"]
+    lora = peft_config(c["peft"], family)
     if lora is not None and c["added_tokens"]:  # delimiters the base stage added must learn their embeddings
-        model, lora = with_lora_and_new_rows(model, c["peft"], tok.convert_tokens_to_ids(c["added_tokens"])), None
+        rows = tok.convert_tokens_to_ids(c["added_tokens"])
+        model, lora = with_lora_and_new_rows(model, c["peft"], family, rows), None
+    # Packing: best-fit-decreasing bins of whole conversations, padding-free (position ids restart per conversation,
+    # which gives a block-diagonal attention mask); the assistant masks are packed with the tokens.
     args = SFTConfig(**common_args(c, train, ds_config, accum, report_to),
-                     gradient_checkpointing=train["gradient_checkpointing"], train_sampling_strategy=train["sampling"])
+                     gradient_checkpointing=train["gradient_checkpointing"], train_sampling_strategy=train["sampling"],
+                     packing=train["packing"], packing_strategy="bfd", padding_free=train["packing"])
     return SFTTrainer(model=model, args=args, train_dataset=load_from_disk(c["dataset_dir"]), processing_class=tok,
                       peft_config=lora)

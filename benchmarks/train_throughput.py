@@ -1,0 +1,178 @@
+"""Training throughput, each comparison measured in one run so machine noise cancels:
+
+1. SFT overhead: the project's SFT (Ray Train, 2 workers, DeepSpeed ZeRO-2) against a plain single-process TRL
+   SFTTrainer on the same model, data, sequence lengths and token budget: steady-state tokens/s and their ratio, and
+   the time to the first training step (Ray start, worker start, DeepSpeed initialisation) apart from it.
+2. Packing: padding-free packed batches against padded ones (plain TRL, same data): effective (non-pad) tokens/s.
+3. DPO: precomputed reference log-probs against a live reference model (full fine-tuning, plain TRL): seconds per
+   step in the steady state and peak memory (each variant in its own process).
+
+    PYTHONPATH=. .venv/bin/python benchmarks/train_throughput.py [--examples 600] [--hidden 256] [--layers 4]
+
+Model: Qwen2 architecture with random weights (throughput needs no training) and the tiny tokenizer; data: the
+project's synthetic SFT conversations and DPO pairs. Prints the tables and rewrites the section in
+docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import compose, compose_config, random_model, table, update_performance_doc, worker_config  # noqa: E402
+
+STEADY_AFTER = 2  # steps left out of the steady state (first-step allocation, thread pools warming)
+
+
+def _overrides(args) -> list[str]:
+    return ["+exp=quickstart", "tracking.backend=none", f"data.n_examples={args.examples}",
+            "sft.epochs=1", "sft.micro_batch_size=8", "sft.global_batch_size=16", "sft.logging_steps=1",
+            "sft.sampling=random", "sft.max_length=768", "dpo.epochs=1", "dpo.micro_batch_size=4",
+            "dpo.global_batch_size=8", "dpo.max_length=768", "cluster.checkpoint_steps=0", "deepspeed=zero2",
+            "peft=none", "model.dtype=float32"]
+
+
+def prepare(args, work: Path) -> None:
+    """Data stage, a random model, the SFT and DPO datasets, written once under ``work``."""
+    from toolcall_dist import pipeline
+    from toolcall_dist.stages import read_jsonl
+    from toolcall_dist.train import dpo, sft
+
+    overrides = [*_overrides(args), f"output_dir={work}/run", f"stages_dir={work}/stages", "stages=[data]"]
+    cfg = compose(overrides)
+    result = pipeline.run(compose_config(overrides))
+    train_dir = result.stage_dirs["data"] / "train"
+    model_dir = random_model(work / "model_in", args.hidden, args.layers)
+    records = read_jsonl(train_dir / "good.jsonl") + read_jsonl(train_dir / "no_tool.jsonl")
+    stats = sft.prepare_dataset(records, str(model_dir), "qwen2_5", cfg["sft"]["max_length"], True,
+                                str(work / "sft_dataset"))
+    pairs = read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl")
+    dstats = dpo.prepare_dataset(pairs, str(model_dir), "qwen2_5", cfg["dpo"]["max_length"],
+                                 str(work / "dpo_dataset"))
+    (work / "prepared.json").write_text(json.dumps({"sft": stats, "dpo": dstats}))
+
+
+def _steady(timing: dict, history: list[dict], key: str | None) -> dict:
+    """Steady-state seconds per step and, with ``key``, units of ``key`` (a cumulative log value) per second."""
+    s0, s1, secs = timing["steady_from_step"], timing["steady_to_step"], timing["steady_seconds"]
+    out = {"steady_steps": s1 - s0, "seconds_per_step": secs / (s1 - s0)}
+    if key:
+        at = {h["step"]: h[key] for h in history if key in h}
+        out["tokens_per_s"] = (at[s1] - at[s0]) / secs
+    return out
+
+
+def part(name: str, args, work: Path) -> dict:
+    """One measurement, in this process."""
+    from toolcall_dist.train import common
+
+    cfg = compose(_overrides(args))
+    t_start = time.time()
+    if name == "sft-project":
+        from toolcall_dist.train import ray_job
+
+        c = worker_config(cfg, "sft", work / "model_in", work / "sft_dataset", work / "project")
+        ray_job.init_ray(c["cluster"])
+        t_ray = time.time()
+        info = ray_job.fit("sft", c)
+        history = json.loads((work / "project" / "model" / "log_history.json").read_text())
+        timing = info["timing"]
+        return {**_steady(timing, history, "num_tokens"), "ray_init_s": t_ray - t_start,
+                "to_first_step_s": timing["first_step_at"] - t_start,
+                "fit_to_train_begin_s": timing["train_begin_at"] - t_ray,
+                "first_step_s": timing["first_step_at"] - timing["train_begin_at"]}
+    stage = "sft" if name.startswith("sft") else "dpo"
+    cfg["cluster"]["num_workers"] = 1
+    if name == "sft-packed":
+        cfg["sft"]["packing"] = True
+    if name == "dpo-precomputed":
+        cfg["dpo"]["precompute_ref_log_probs"] = True
+    c = worker_config(cfg, stage, work / "model_in", work / f"{stage}_dataset", work / name)
+    from toolcall_dist.config import grad_accum_steps
+
+    accum = grad_accum_steps(cfg[stage]["global_batch_size"], cfg[stage]["micro_batch_size"], 1, stage)
+    import torch
+
+    torch.set_num_threads(2)
+    module = __import__(f"toolcall_dist.train.{stage}", fromlist=["build_trainer"])
+    trainer = module.build_trainer(c, None, accum, [])
+    timer = type("Timer", (common.StepTimes, __import__("transformers").TrainerCallback), {})()
+    trainer.add_callback(timer)
+    t0 = time.time()
+    trainer.train()
+    res = _steady(timer.summary(STEADY_AFTER), trainer.state.log_history, "num_tokens" if stage == "sft" else None)
+    res["train_s"] = time.time() - t0
+    res["before_first_step_s"] = timer.begin - t0  # DPO: includes the reference pass when precomputed
+    res["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return res
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=600, help="data.n_examples (SFT + DPO data)")
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--work", default=None)
+    parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="train_bench_"))
+    if args.part:
+        print("RESULT " + json.dumps(part(args.part, args, work)), flush=True)
+        return
+    prepare(args, work)
+    results = {}
+    for name in ("sft-plain", "sft-project", "sft-packed", "sft-plain", "dpo-live", "dpo-precomputed"):
+        proc = subprocess.run([sys.executable, __file__, "--part", name, "--work", str(work),
+                               f"--examples={args.examples}", f"--hidden={args.hidden}", f"--layers={args.layers}"],
+                              capture_output=True, text=True)
+        lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        if proc.returncode or not lines:
+            raise SystemExit(f"{name} failed:\n{proc.stderr[-4000:]}")
+        key = name if name not in results else name + "-again"
+        results[key] = json.loads(lines[-1][7:])
+        print(name, results[key], flush=True)
+    print(json.dumps(results, indent=1))
+    report(args, work, results)
+
+
+def report(args, work: Path, r: dict) -> None:
+    prepared = json.loads((work / "prepared.json").read_text())
+    plain = (r["sft-plain"]["tokens_per_s"] + r["sft-plain-again"]["tokens_per_s"]) / 2
+    proj = r["sft-project"]
+    rows = [["plain TRL SFTTrainer, 1 process x 2 threads (mean of the runs before and after)", f"{plain:,.0f}",
+             "1.00", "-"],
+            ["project: Ray Train, 2 workers x 1 thread, DeepSpeed ZeRO-2, gloo", f"{proj['tokens_per_s']:,.0f}",
+             f"{proj['tokens_per_s'] / plain:.2f}", f"{proj['to_first_step_s']:.1f} s (Ray start "
+             f"{proj['ray_init_s']:.1f}, fit to train begin {proj['fit_to_train_begin_s']:.1f}, first step "
+             f"{proj['first_step_s']:.1f})"]]
+    sft = table(["SFT", "steady tokens/s", "ratio", "time to first step"], rows)
+    packed = r["sft-packed"]["tokens_per_s"]
+    pack = table(["batches", "effective tokens/s", "ratio"],
+                 [["padded (random order)", f"{plain:,.0f}", "1.00"], ["packed, padding-free (BFD)",
+                                                                     f"{packed:,.0f}", f"{packed / plain:.2f}"]])
+    live, pre = r["dpo-live"], r["dpo-precomputed"]
+    dpo = table(["DPO reference", "s/step (steady)", "ratio", "before first step", "peak RSS"],
+                [["live model", f"{live['seconds_per_step']:.3f}", "1.00", f"{live['before_first_step_s']:.1f} s",
+                  f"{live['peak_rss_gb']:.2f} GB"],
+                 ["precomputed log-probs", f"{pre['seconds_per_step']:.3f}",
+                  f"{pre['seconds_per_step'] / live['seconds_per_step']:.2f}", f"{pre['before_first_step_s']:.1f} s",
+                  f"{pre['peak_rss_gb']:.2f} GB"]])
+    body = (f"Model: Qwen2 architecture, hidden {args.hidden}, {args.layers} layers, random weights; data: "
+            f"{prepared['sft']['examples']} SFT conversations ({prepared['sft']['tokens']:,} tokens), "
+            f"{prepared['dpo']['pairs']} DPO pairs; micro batch 8, global 16 (SFT), 4/8 (DPO); float32.\n\n"
+            f"{sft}\n\n{pack}\n\n{dpo}\n")
+    print(body)
+    update_performance_doc("train_throughput", "Training throughput: project vs plain TRL, packing, DPO reference",
+                           f"PYTHONPATH=. .venv/bin/python benchmarks/train_throughput.py --examples {args.examples} "
+                           f"--hidden {args.hidden} --layers {args.layers}", body)
+
+
+if __name__ == "__main__":
+    main()
