@@ -43,6 +43,7 @@ def head(tmp_path_factory):
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
 
 
 def test_wait_returns_once_the_nodes_are_there(head):
