@@ -58,7 +58,7 @@ def run(tmp_path_factory, compose):
 def test_the_run_trained_and_logged_for_real(run):
     tmp, result = run
     assert set(result.scores) == {"base", "sft", "dpo"}
-    assert list((tmp / "out" / "wandb").glob("*/run-*.wandb")), "no offline W&B run files were written"
+    assert list((tmp / "out" / "wandb").rglob("run-*.wandb")), "no offline W&B run files were written"
     assert (result.stage_dirs["sft"] / "model" / "model.safetensors").exists()
 
 
@@ -77,7 +77,7 @@ def test_config_json_and_wandb_config_show_the_secret_redacted(run):
     tmp, _ = run
     cfg = json.loads((tmp / "out" / "config.json").read_text())
     assert cfg["eval"]["bfcl_data_dir"] == "<redacted:TOOLCALL_TEST_API_KEY>"
-    runs = sorted((tmp / "out" / "wandb").glob("*run-*"))
+    runs = sorted(p.parent for p in (tmp / "out" / "wandb").rglob("run-*.wandb"))
     assert runs
     for d in runs:
         logged = read_offline_run(str(d))
