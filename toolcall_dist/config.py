@@ -6,6 +6,7 @@ Every group in ``hydra_conf/`` merges into one of these dataclasses, so a misspe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -29,11 +30,19 @@ def _check(cond: bool, key: str, msg: str) -> None:
         raise ConfigError(f"{key}: {msg}")
 
 
+def _positive(value: float, key: str) -> None:
+    _check(math.isfinite(value) and value > 0, key, f"must be a finite number > 0, got {value}")
+
+
+def _fraction(value: float, key: str) -> None:
+    _check(0 <= value <= 1, key, f"must be in [0, 1], got {value}")  # NaN fails both comparisons
+
+
 def _check_weights(weights, key: str) -> None:
     """Every field of the dataclass ``weights`` is >= 0 and they sum to a positive number."""
     values = {f.name: getattr(weights, f.name) for f in fields(weights)}
     for name, v in values.items():
-        _check(v >= 0, f"{key}.{name}", f"must be >= 0, got {v}")
+        _check(math.isfinite(v) and v >= 0, f"{key}.{name}", f"must be a finite number >= 0, got {v}")
     _check(sum(values.values()) > 0, key, f"must sum to a positive number, got {sum(values.values())}")
 
 
@@ -76,6 +85,9 @@ class ModelConfig:
     add_format_tokens: bool = False
     serving_parser: str | None = None  # the serving engine's tool parser for this format (vLLM's name)
     dtype: str = "float32"
+    # Run Python code shipped inside a checkpoint (a hub repo's modelling files). Off: a checkpoint is data, and only
+    # this explicit flag lets one execute code on the driver and the workers.
+    trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
         _check(self.family in FAMILIES, "model.family", f"unknown family {self.family!r}; known: {FAMILIES}")
@@ -167,6 +179,8 @@ class DataConfig:
         _check(self.n_examples > 0, "data.n_examples", f"must be > 0, got {self.n_examples}")
         _check(self.eval_examples >= 0, "data.eval_examples", f"must be >= 0, got {self.eval_examples}")
         _check(self.holdout_seed != self.seed, "data.holdout_seed", "must differ from data.seed")
+        _check(self.holdout_per_category >= 0, "data.holdout_per_category",
+               f"must be >= 0, got {self.holdout_per_category}")
         _check(0 <= self.heldout_tool_fraction < 1, "data.heldout_tool_fraction",
                f"must be in [0, 1), got {self.heldout_tool_fraction}")
         total = sum(s.weight for s in self.sources)
@@ -193,9 +207,14 @@ class SFTConfig:
     logging_steps: int = 5
 
     def __post_init__(self) -> None:
-        _check(self.epochs > 0, "sft.epochs", f"must be > 0, got {self.epochs}")
-        _check(self.learning_rate > 0, "sft.learning_rate", f"must be > 0, got {self.learning_rate}")
+        _positive(self.epochs, "sft.epochs")
+        _positive(self.learning_rate, "sft.learning_rate")
         _check(self.micro_batch_size > 0, "sft.micro_batch_size", "must be > 0")
+        _check(self.max_length > 0, "sft.max_length", f"must be > 0, got {self.max_length}")
+        _fraction(self.warmup_ratio, "sft.warmup_ratio")
+        _check(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "sft.weight_decay",
+               f"must be a finite number >= 0, got {self.weight_decay}")
+        _check(self.logging_steps > 0, "sft.logging_steps", f"must be > 0, got {self.logging_steps}")
         _check(self.sampling in ("random", "group_by_length"), "sft.sampling", f"unknown sampling {self.sampling!r}")
 
 
@@ -216,11 +235,15 @@ class DPOConfig:
     logging_steps: int = 1
 
     def __post_init__(self) -> None:
-        _check(self.beta > 0, "dpo.beta", f"must be > 0, got {self.beta}")
+        _check(math.isfinite(self.beta) and self.beta > 0, "dpo.beta", f"must be a finite number > 0, got {self.beta}")
         _check(self.loss_type in ("sigmoid", "hinge", "ipo", "robust", "bco_pair", "apo_zero", "apo_down"),
                "dpo.loss_type", f"unsupported loss type {self.loss_type!r}")
-        _check(self.epochs > 0, "dpo.epochs", f"must be > 0, got {self.epochs}")
-        _check(self.learning_rate > 0, "dpo.learning_rate", f"must be > 0, got {self.learning_rate}")
+        _positive(self.epochs, "dpo.epochs")
+        _positive(self.learning_rate, "dpo.learning_rate")
+        _check(self.micro_batch_size > 0, "dpo.micro_batch_size", "must be > 0")
+        _check(self.max_length > 0, "dpo.max_length", f"must be > 0, got {self.max_length}")
+        _fraction(self.warmup_ratio, "dpo.warmup_ratio")
+        _check(self.logging_steps > 0, "dpo.logging_steps", f"must be > 0, got {self.logging_steps}")
 
 
 @dataclass
@@ -234,6 +257,8 @@ class PeftConfig:
     def __post_init__(self) -> None:
         _check(self.method in ("none", "lora"), "peft.method", f"must be none or lora, got {self.method!r}")
         _check(self.r > 0, "peft.r", "must be > 0")
+        _check(self.alpha > 0, "peft.alpha", f"must be > 0, got {self.alpha}")
+        _check(0 <= self.dropout < 1, "peft.dropout", f"must be in [0, 1), got {self.dropout}")
 
 
 @dataclass
@@ -263,10 +288,14 @@ class ClusterConfig:
     num_to_keep: int = 2  # checkpoints kept in storage per training stage
     max_failures: int = 0  # worker-group restarts (from the last checkpoint) before the stage fails
     placement_strategy: str = "PACK"  # Ray placement group: PACK fills a node first, SPREAD one worker per node
+    # Seconds to wait for the Ray head at cluster.address to accept a TCP connection before giving up (preflight).
+    connect_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         _check(self.num_workers >= 1, "cluster.num_workers", f"must be >= 1, got {self.num_workers}")
         _check(self.cpus_per_worker >= 1, "cluster.cpus_per_worker", "must be >= 1")
+        _check(math.isfinite(self.connect_timeout_s) and self.connect_timeout_s > 0, "cluster.connect_timeout_s",
+               f"must be a finite number > 0, got {self.connect_timeout_s}")
         _check(self.checkpoint_steps >= 0, "cluster.checkpoint_steps", f"must be >= 0, got {self.checkpoint_steps}")
         _check(self.num_to_keep >= 1, "cluster.num_to_keep", f"must be >= 1, got {self.num_to_keep}")
         _check(self.max_failures >= -1, "cluster.max_failures", "must be >= 0, or -1 for unlimited")
@@ -383,11 +412,44 @@ def register() -> None:
     register_resolvers()
 
 
+def unknown_keys(value: Any, schema: type, prefix: str = "") -> list[str]:
+    """Dotted keys of the plain dict ``value`` that the dataclass ``schema`` (and its nested dataclasses, lists of
+    them and optional ones) does not declare. Hydra's ``+key=value`` appends past struct mode, and the conversion
+    to the dataclass would then drop the key without a word: a misspelt setting must fail instead."""
+    import dataclasses
+    import typing
+
+    if not isinstance(value, dict):
+        return []
+    hints = typing.get_type_hints(schema)
+    out = []
+    for key, sub in value.items():
+        path = f"{prefix}{key}"
+        if key not in hints:
+            out.append(path)
+            continue
+        hint = hints[key]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        inner = next((a for a in [hint, *args] if dataclasses.is_dataclass(a)), None)
+        if inner is not None and isinstance(sub, dict):
+            out += unknown_keys(sub, inner, f"{path}.")
+        elif isinstance(sub, list):  # list[SomeConfig]
+            item = next((a for a in args if dataclasses.is_dataclass(a)), None)
+            for i, elem in enumerate(sub if item is not None else []):
+                out += unknown_keys(elem, item, f"{path}[{i}].")
+    return out
+
+
 def validate(cfg: Any) -> Config:
     """Turn a composed DictConfig into a checked ``Config``; raises ConfigError naming the bad key."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    plain = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
+    plain = {k: v for k, v in plain.items() if k != "hydra"} if isinstance(plain, dict) else plain
+    if extra := unknown_keys(plain, Config):
+        raise ConfigError(f"{extra[0]}: unknown config key" + (f" (and {len(extra) - 1} more: {extra[1:]})"
+                                                               if len(extra) > 1 else ""))
     try:
         obj = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as e:  # type errors from the schema: report the key, not a traceback

@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolcall_dist import preempt
+from toolcall_dist import atomic, preempt, preflight
 from toolcall_dist.config import validate
 from toolcall_dist.preempt import EXIT_PREEMPTED, Preempted  # noqa: F401  (what __main__ and slurm/ act on)
+from toolcall_dist.redact import redact
 
 log = logging.getLogger("toolcall_dist")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,8 @@ def base_key_parts(model: dict) -> dict:
     """The model config that decides the base weights. Options added after the first release enter the key only when
     set, so cached and shipped bases stay valid; the serving parser's name changes no weight and never enters."""
     parts = {k: model[k] for k in ("name", "family", "path", "tiny", "dtype")}
-    parts.update({k: model[k] for k in ("gguf_file", "gguf_package", "add_format_tokens") if model[k]})
+    parts.update({k: model[k] for k in ("gguf_file", "gguf_package", "add_format_tokens", "trust_remote_code")
+                  if model.get(k)})
     return parts
 
 
@@ -60,12 +62,18 @@ class Stage:
     def __init__(self, root: Path, stage: str, key: str, prebuilt: Path | None = None):
         self.name, self.key, self.dir = stage, key, root / f"{stage}-{key}"
         self.lock_path = root / f".{stage}-{key}.lock"
-        if prebuilt is not None and not self.done and (prebuilt / self.dir.name / "done.json").exists():
+        if prebuilt is not None and not self.done and Stage(prebuilt, stage, key).done:
             self.dir = prebuilt / self.dir.name
 
     @property
     def done(self) -> bool:
-        return (self.dir / "done.json").exists()
+        """Whether the stage finished: its ``done.json`` exists and is a complete JSON object. It is written
+        atomically and last, so a stage interrupted at any point (a half-written dataset, a killed process) is
+        not taken for finished; an unreadable one (copied by hand, an older version) is not trusted either."""
+        try:
+            return isinstance(json.loads((self.dir / "done.json").read_text(encoding="utf-8")), dict)
+        except (OSError, ValueError):
+            return False
 
     @contextmanager
     def lock(self):
@@ -79,7 +87,7 @@ class Stage:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def finish(self, info: dict) -> dict:
-        (self.dir / "done.json").write_text(json.dumps(info, indent=1, default=str))
+        atomic.write_json(self.dir / "done.json", info, indent=1, default=str)
         return info
 
     def info(self) -> dict:
@@ -118,9 +126,6 @@ def _run(cfg) -> RunResult:
     prebuilt = Path(conf.prebuilt_stages_dir) if conf.prebuilt_stages_dir else None
     if prebuilt is not None and not prebuilt.is_absolute():
         prebuilt = PROJECT_ROOT / prebuilt
-    out.mkdir(parents=True, exist_ok=True)
-    root.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(resolved, indent=1))
     result = RunResult(output_dir=out)
     r = resolved
 
@@ -174,6 +179,10 @@ def _run(cfg) -> RunResult:
 
     for s in conf.stages:
         add(s)
+    # Bounded checks (writable paths, Ray head reachable, input files, BFCL data) before anything runs.
+    pending = {n for n in todo if n == "eval" or not stages[n].done}
+    preflight.check({**r, "output_dir": str(out), "stages_dir": str(root)}, pending=pending)
+    atomic.write_json(out / "config.json", redact(resolved), indent=1)  # no token from the environment on disk
     for name in ("data", "base", "sft", "dpo"):
         if name in todo:
             ensure(stages[name], lambda st, n=name: getattr(impl, f"run_{n}")(ctx, st, stages))

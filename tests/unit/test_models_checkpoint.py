@@ -16,7 +16,8 @@ TOOL_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_respons
 
 def smol_config(**over) -> dict:
     m = {"name": "smollm2_135m", "family": "smollm2", "path": None, "tiny": None, "gguf_file": SMOL[0],
-         "gguf_package": SMOL[1], "add_format_tokens": True, "serving_parser": "hermes", "dtype": "float32"}
+         "gguf_package": SMOL[1], "add_format_tokens": True, "serving_parser": "hermes", "dtype": "float32",
+         "trust_remote_code": False}
     return {**m, **over}
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .gates import Gate
 from .leakage import BFCLReference
-from .loaders import EVAL_ONLY, load_source
+from .loaders import EVAL_ONLY, SourceError, load_source
 from .mix import RATIO_KEYS, build_bfcl_holdout, build_dataset, class_counts, select_specs, synthesize, when_pairs
 from .synthetic import bad_from_good, dedup_key
 
@@ -84,7 +84,10 @@ def _load(sources: Iterable[dict], counts: dict[str, int], gate: Gate, eval_gate
     each source contributed; parse failures join the gate's quarantine."""
     taken, eval_only, info = {c: [] for c in RATIO_KEYS}, [], []
     for i, src in enumerate(sources):
-        loaded = load_source(src)
+        try:
+            loaded = load_source(src)
+        except SourceError as e:  # name the config entry too: several sources may share a file name
+            raise SourceError(f"data.sources[{i}].path: {e}") from None
         for q in loaded.quarantine:
             gate.counts["parse", src["format"]] += 1
             gate.quarantine.append(q)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from toolcall_dist.atomic import atomic_open, write_json, write_text
+
 from .stats import describe, markdown
 from .tools import SPEC_BY_NAME
 
@@ -72,7 +74,7 @@ def _split(recs_by_class: dict[str, list[dict]], classes: tuple[str, ...], out: 
     columns = {k: [] for k in lists}
     out.mkdir(parents=True, exist_ok=True)
     for cls in classes:
-        with (out / f"{cls}.jsonl").open("w", encoding="utf-8") as f:
+        with atomic_open(out / f"{cls}.jsonl") as f:
             for rec in recs_by_class.get(cls, []):
                 encoded = enc.record(rec, lists)
                 f.write(_line(rec, encoded))
@@ -120,11 +122,11 @@ def _save(res, out: Path, tokenizer: str | None) -> dict:
     finally:
         if bars:
             datasets.enable_progress_bars()
-    with (out / "quarantine.jsonl").open("w", encoding="utf-8") as f:
+    with atomic_open(out / "quarantine.jsonl") as f:
         for q in res.gate.quarantine:
             f.write(json.dumps(q, ensure_ascii=False, default=str) + "\n")
     stats = describe(res, tokenizer)
     stats["seconds"] = {k: round(v, 2) for k, v in res.seconds.items()}
-    (out / "stats.json").write_text(json.dumps(stats, indent=1, ensure_ascii=False))
-    (out / "stats.md").write_text(markdown(stats))
+    write_json(out / "stats.json", stats, indent=1, ensure_ascii=False)
+    write_text(out / "stats.md", markdown(stats))
     return stats

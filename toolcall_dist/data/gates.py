@@ -134,6 +134,20 @@ class Validators:
         entries.append((params, check))
         return check
 
+    def schema_problem(self, tool: dict) -> str | None:
+        """Why ``tool``'s parameters are not a valid JSON Schema, or None."""
+        from jsonschema import SchemaError
+
+        params = tool.get("parameters")
+        if params is not None and not isinstance(params, dict):
+            return f"tool {tool['name']}: parameters are {type(params).__name__}, not a JSON Schema object"
+        try:
+            self.get(tool)
+        except SchemaError as e:
+            where = "/".join(str(p) for p in e.absolute_path)
+            return f"tool {tool['name']}: invalid JSON Schema ({e.message}{f' at {where}' if where else ''})"
+        return None
+
     def call_errors(self, calls: list[dict], tools: list[dict]) -> str | None:
         """First problem with ``calls`` against the offered ``tools``, or None."""
         from jsonschema import SchemaError
@@ -159,6 +173,66 @@ def _calls(message: dict) -> list[dict]:
     return [tc.get("function", {}) for tc in message.get("tool_calls") or []]
 
 
+ROLES = ("system", "user", "assistant", "tool")
+
+
+def role_order_problem(messages: list, prompt: bool = False) -> str | None:
+    """Why the turns of ``messages`` are in an order no chat can have, or None.
+
+    A system turn only comes first; the conversation opens with a user turn; a tool result follows the assistant
+    turn that called (or another result of the same turn) and there are never more results than calls; a call turn
+    is answered by its results before anything else; two assistant turns never follow each other. ``prompt``: the
+    messages are a pair's prompt, which must end where the assistant speaks next (a user or tool turn)."""
+    if not isinstance(messages, list) or not messages:
+        return "messages: not a non-empty list of turns"
+    prev, open_calls = None, 0
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            role = m.get("role") if isinstance(m, dict) else type(m).__name__
+            return f"messages[{i}]: unknown role {role!r} (known: {', '.join(ROLES)})"
+        role = m["role"]
+        if not isinstance(m.get("content", ""), str) and not (role == "assistant" and m.get("content") is None):
+            return f"messages[{i}]: content is {type(m['content']).__name__}, not text"
+        if role == "system" and i > 0:
+            return f"messages[{i}]: a system turn after the conversation started"
+        if prev in (None, "system") and role != "user" and role != "system":
+            return f"messages[{i}]: the conversation opens with a {role} turn, not a user turn"
+        if open_calls and role != "tool":
+            return f"messages[{i}]: a {role} turn while {open_calls} call(s) of the previous turn await results"
+        if role == "tool":
+            if prev not in ("assistant", "tool") or (prev == "assistant" and not open_calls):
+                return f"messages[{i}]: a tool result that answers no call"
+            if not open_calls:
+                return f"messages[{i}]: more tool results than the assistant turn made calls"
+            open_calls -= 1
+        if role == "assistant":
+            if prev == "assistant":
+                return f"messages[{i}]: two assistant turns in a row"
+            calls = m.get("tool_calls") or []
+            if not isinstance(calls, list):
+                return f"messages[{i}]: tool_calls is {type(calls).__name__}, not a list"
+            open_calls = len(calls) if i < len(messages) - 1 else 0  # the last turn's calls are the target
+        prev = role
+    if prompt and prev not in ("user", "tool"):
+        return f"prompt ends with a {prev} turn; the assistant must speak next"
+    return None
+
+
+def tools_problem(tools) -> str | None:
+    """Why an offered tool list is malformed (names missing, not text, or repeated), or None."""
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        return "tools: not a list of tool schemas"
+    seen = set()
+    for i, t in enumerate(tools):
+        name = t.get("name")
+        if not isinstance(name, str) or not name:
+            return f"tools[{i}]: name is {name!r}, not a non-empty string"
+        if name in seen:
+            return f"tools[{i}]: duplicate tool name {name!r} (a call could not say which tool it means)"
+        seen.add(name)
+    return None
+
+
 class Gate:
     """Admits records into a dataset; counts duplicates, quarantines invalid or leaking records with the reason."""
 
@@ -181,12 +255,16 @@ class Gate:
     def problem(self, rec: dict) -> str | None:
         """Why ``rec`` is invalid, or None (validation only; no dedup, no leakage)."""
         cls = rec.get("class")
-        if not isinstance(rec.get("tools"), list) or not all(isinstance(t, dict) and t.get("name")
-                                                             for t in rec["tools"]):
-            return "tools: not a list of named tool schemas"
+        if err := tools_problem(rec.get("tools")):
+            return err
         v = self.validators
+        for tool in rec["tools"]:  # every offered schema, called or not: the model reads them all
+            if err := v.schema_problem(tool):
+                return err
         if cls in ("good", "no_tool"):
             msgs = rec.get("messages") or []
+            if err := role_order_problem(msgs):
+                return err
             if not any(m.get("role") == "user" for m in msgs) or msgs[-1].get("role") != "assistant":
                 return "messages: needs a user turn and must end with an assistant turn"
             turns = [m for m in msgs if m.get("role") == "assistant" and m.get("tool_calls")]
@@ -199,6 +277,8 @@ class Gate:
                     return err
             return None
         if cls in ("bad", "when"):
+            if err := role_order_problem(rec.get("prompt"), prompt=True):
+                return "prompt " + err
             chosen, rejected = (rec.get("chosen") or [None])[0], (rec.get("rejected") or [None])[0]
             if not isinstance(chosen, dict) or not isinstance(rejected, dict) or chosen == rejected:
                 return "pair: chosen and rejected must be two different assistant turns"
@@ -224,8 +304,9 @@ class Gate:
         cls = rec.get("class", "?")
         try:
             exact, norm = keys(rec)
-        except (KeyError, TypeError, AttributeError, StopIteration) as e:
-            return self._reject(rec, cls, "invalid", f"malformed record ({type(e).__name__}: {e})")
+        except (KeyError, TypeError, AttributeError, StopIteration) as e:  # the checks below say what is wrong
+            reason = self._problem(rec) or f"malformed record ({type(e).__name__}: {e})"
+            return self._reject(rec, cls, "invalid", reason)
         seen = self.seen.setdefault(cls, set())
         if exact in seen or exact in self.banned:
             self.counts["duplicate_exact", cls] += 1
@@ -233,13 +314,19 @@ class Gate:
         if norm in seen or norm in self.banned:
             self.counts["duplicate_normalised", cls] += 1
             return False
-        if self.validate and (reason := self.problem(rec)):
+        if self.validate and (reason := self._problem(rec)):
             return self._reject(rec, cls, "invalid", reason)
         if self.reference is not None and (reason := self.reference.leak(rec, user_turns(rec))):
             return self._reject(rec, cls, "leakage", reason)
         seen.add(exact)
         seen.add(norm)
         return True
+
+    def _problem(self, rec: dict) -> str | None:
+        try:
+            return self.problem(rec)
+        except (KeyError, TypeError, AttributeError, IndexError) as e:  # a shape no check foresaw: still counted
+            return f"malformed record ({type(e).__name__}: {e})"
 
     def _reject(self, rec: dict, cls: str, check: str, reason: str) -> bool:
         self.counts[check, cls] += 1

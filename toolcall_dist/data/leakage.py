@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from toolcall_dist.config import ConfigError
+
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 MIN_NEAR_LEN = 6  # shorter names must match exactly: one edit away from "add" is too many ordinary words
 MIN_QUESTION_WORDS = 4  # "hi" and "how are you" are in BFCL too; utterances this short identify no test item
@@ -54,7 +56,11 @@ def _norm_text(text: str) -> str:
 
 
 def _lines(path: Path):
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"data.bfcl_data_dir: {path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    for line in text.splitlines():
         try:
             yield json.loads(line)
         except json.JSONDecodeError:  # a few BFCL files are not JSON Lines; they hold no questions we need
@@ -76,8 +82,11 @@ class BFCLReference:
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None) -> BFCLReference | None:
-        """Read BFCL's question files and function docs; None when no BFCL data is installed or given."""
+        """Read BFCL's question files and function docs; None when no BFCL data is installed (and none is given:
+        a ``data_dir`` that does not exist is a ConfigError, never a silently skipped check)."""
         root = bfcl_data_dir(data_dir)
+        if root is None and data_dir is not None:
+            raise ConfigError(f"data.bfcl_data_dir: {str(data_dir)!r} does not exist (null: the installed package)")
         if root is None:
             return None
         questions, names = {}, set()

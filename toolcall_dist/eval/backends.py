@@ -17,6 +17,7 @@ def run(spec: dict, prompts: dict[int, str], batches: list[list[int]]) -> dict[i
         raise ValueError(f"eval.backend: unknown backend {spec['backend']!r}; known: hf, vllm")
     from toolcall_dist.eval.generate import load_model, load_tokenizer, run_batches
 
-    tok = load_tokenizer(spec["model_dir"])
-    model = load_model(spec["model_dir"], spec["dtype"])
+    trust = spec.get("trust_remote_code", False)
+    tok = load_tokenizer(spec["model_dir"], trust)
+    model = load_model(spec["model_dir"], spec["dtype"], trust)
     return run_batches(model, tok, prompts, batches, spec["max_new_tokens"], spec["stop_ids"], spec.get("label", ""))

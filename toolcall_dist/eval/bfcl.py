@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from toolcall_dist import atomic
+
 CATEGORIES: tuple[str, ...] = (
     "simple_python",
     "simple_java",
@@ -81,20 +83,27 @@ def _read_jsonl(path: Path, required_keys: tuple[str, ...]) -> list[dict[str, An
     if not path.is_file():
         raise BFCLDataError(f"BFCL data file {str(path)!r} does not exist; {INSTALL_HINT}")
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BFCLDataError(f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
-            if not isinstance(row, dict):
-                raise BFCLDataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            missing = [key for key in required_keys if key not in row]
-            if missing:
-                raise BFCLDataError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}")
-            rows.append(row)
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise BFCLDataError(f"{path}: file is empty; {INSTALL_HINT}")
+    for lineno, chunk in enumerate(raw.split(b"\n"), start=1):
+        if not chunk.strip():
+            continue
+        try:
+            line = chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BFCLDataError(f"{path}:{lineno}: not UTF-8 text (byte 0x{chunk[exc.start]:02x} at column "
+                                f"{exc.start + 1})") from None
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BFCLDataError(f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+        if not isinstance(row, dict):
+            raise BFCLDataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        missing = [key for key in required_keys if key not in row]
+        if missing:
+            raise BFCLDataError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}")
+        rows.append(row)
     return rows
 
 
@@ -154,8 +163,8 @@ def write_category(entries: list[dict], category: str, out_dir: str | Path) -> t
                 raise BFCLDataError(f"entry {entry['id']!r} has no ground_truth but category {category} needs one")
             a_lines.append(json.dumps({"id": entry["id"], "ground_truth": entry["ground_truth"]}))
     root.mkdir(parents=True, exist_ok=True)
-    q_path.write_text("".join(line + "\n" for line in q_lines), encoding="utf-8")
+    atomic.write_text(q_path, "".join(line + "\n" for line in q_lines))
     if a_path is not None:
         a_path.parent.mkdir(parents=True, exist_ok=True)
-        a_path.write_text("".join(line + "\n" for line in a_lines), encoding="utf-8")
+        atomic.write_text(a_path, "".join(line + "\n" for line in a_lines))
     return q_path, a_path

@@ -23,22 +23,25 @@ class Plan:
     over_length: dict[int, str] = field(default_factory=dict)
 
 
-def load_tokenizer(model_dir: str):
-    """The model's tokenizer, padding on the left (generation appends on the right, so prompts end in one column)."""
+def load_tokenizer(model_dir: str, trust_remote_code: bool = False):
+    """The model's tokenizer, padding on the left (generation appends on the right, so prompts end in one column).
+
+    ``trust_remote_code`` (config ``model.trust_remote_code``, off by default) is the only way a checkpoint's own
+    Python code may run; the same holds for ``context_length`` and ``load_model``."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
 
 
-def context_length(model_dir: str) -> int | None:
+def context_length(model_dir: str, trust_remote_code: bool = False) -> int | None:
     """The model's context window from its config (``None`` when it does not say)."""
     from transformers import AutoConfig
 
-    conf = AutoConfig.from_pretrained(model_dir)
+    conf = AutoConfig.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
     return getattr(conf, "max_position_embeddings", None)
 
 
@@ -71,12 +74,13 @@ def plan(tok, prompts: list[str], batch_size: int, max_new_tokens: int, context:
     return out
 
 
-def load_model(model_dir: str, dtype: str = "float32"):
+def load_model(model_dir: str, dtype: str = "float32", trust_remote_code: bool = False):
     """The model in eval mode, on the GPU when there is one."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype),
+                                                 trust_remote_code=trust_remote_code)
     return model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from toolcall_dist import atomic
 from toolcall_dist.eval.bfcl import load_category
 from toolcall_dist.eval.checker import check_entry
 from toolcall_dist.eval.prompts import UNDERSCORE_TO_DOT, entry_prompt
@@ -25,8 +26,8 @@ GenerateFn = Callable[[dict, dict[int, str], list[list[int]]], dict[int, str]]
 
 
 def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | None, list[str]]], out_dir: Path,
-             stage: str, generate_fn: GenerateFn, dtype: str = "float32", lora: dict | None = None
-             ) -> tuple[dict, tuple[list[str], list[list]]]:
+             stage: str, generate_fn: GenerateFn, dtype: str = "float32", lora: dict | None = None,
+             trust_remote_code: bool = False) -> tuple[dict, tuple[list[str], list[list]]]:
     """Scores per set (``{set: scoring.score(...) + diagnostics + over_length}``) and a W&B samples table.
 
     ``sets`` is ``[(name, data_dir, categories)]``; the set named ``"bfcl"`` is prompted as BFCL's function-calling
@@ -35,7 +36,7 @@ def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | N
     from toolcall_dist.eval.generate import context_length, load_tokenizer, plan, stop_token_ids
 
     fmt = get_format(family)
-    tok = load_tokenizer(model_dir)
+    tok = load_tokenizer(model_dir, trust_remote_code)
     items = []  # (set, category, entry)
     prompts = []
     for set_name, data_dir, categories in sets:
@@ -43,21 +44,22 @@ def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | N
             for entry in load_category(cat, data_dir=data_dir, limit=e["limit"]):
                 items.append((set_name, cat, entry))
                 prompts.append(entry_prompt(fmt, tok, entry, bfcl=set_name == "bfcl"))
-    work = plan(tok, prompts, e["batch_size"], e["max_new_tokens"], context_length(model_dir))
+    work = plan(tok, prompts, e["batch_size"], e["max_new_tokens"], context_length(model_dir, trust_remote_code))
     spec = {"backend": e["backend"], "model_dir": model_dir, "dtype": dtype, "max_new_tokens": e["max_new_tokens"],
-            "stop_ids": stop_token_ids(tok, fmt), "lora": lora, "label": stage}
+            "stop_ids": stop_token_ids(tok, fmt), "lora": lora, "label": stage,
+            "trust_remote_code": trust_remote_code}
     if work.over_length:
         log.warning("eval %s: %d prompt(s) exceed the context and are scored as empty replies", stage,
                     len(work.over_length))
     texts = generate_fn(spec, {i: prompts[i] for batch in work.batches for i in batch}, work.batches)
     rows = [_judge(fmt, stage, i, item, texts.get(i, ""), work.over_length.get(i)) for i, item in enumerate(items)]
-    with (out_dir / "generations.jsonl").open("w") as f:
+    with atomic.atomic_open(out_dir / "generations.jsonl") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     scores = {name: _set_scores(rows, name, items) for name, _, cats in sets if cats}
     samples = [[r["set"], r["category"], r["id"], r["correct"], r["error"][:200], r["raw_output"][:500]]
                for k, r in enumerate(rows) if _rank_in_category(rows, k) < SAMPLE_ROWS]
-    (out_dir / "scores.json").write_text(json.dumps(scores, indent=1))
+    atomic.write_json(out_dir / "scores.json", scores, indent=1)
     return scores, (["set", "category", "id", "correct", "error", "output"], samples)
 
 

@@ -23,7 +23,7 @@ import json
 import re
 
 from toolcall_dist.formats.base import ChatFormat, Message
-from toolcall_dist.formats.jsonscan import Finder, cut_at, decode_at, to_call
+from toolcall_dist.formats.jsonscan import Finder, cut_at, decode_or_skip, to_call
 
 _HEADER = "<|start_header_id|>{}<|end_header_id|>\\n\\n"
 _INSTRUCTIONS = (
@@ -82,6 +82,9 @@ PYTHON_TAG = "<|python_tag|>"
 FENCE = "```"
 _BUILTIN_CALL = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\.call\(")
 _MAX_BUILTIN = 20_000  # characters of a built-in call handed to the (non-evaluating) Python parser
+# Each JSON value nested past the decoder's recursion limit costs a full-depth attempt; a reply holding this many is
+# adversarial, not a call, and the scan stops there (keeping the calls found before it) so its cost stays linear.
+MAX_TOO_DEEP = 16
 
 
 def _builtin_call(text: str, pos: int) -> tuple[dict | None, int]:
@@ -141,8 +144,8 @@ class LlamaFormat(ChatFormat):
         string (a ``write_file`` content) does not hide the call.
         """
         text = cut_at(text, (*self.turn_ends, "<|end_of_text|>"))
-        calls, pos, finder = [], 0, Finder(text)
-        while pos < len(text):
+        calls, pos, finder, too_deep = [], 0, Finder(text), 0
+        while pos < len(text) and too_deep < MAX_TOO_DEEP:
             brace, tag, fence = (finder.find(m, pos) for m in ("{", PYTHON_TAG, FENCE))
             if fence >= 0 and all(fence < i or i < 0 for i in (brace, tag)):
                 close = text.find(FENCE, fence + len(FENCE))  # a code block is shown text, never a call
@@ -156,11 +159,11 @@ class LlamaFormat(ChatFormat):
                 continue
             if brace < 0:
                 break
-            found = decode_at(text, brace)
-            if found is None:
-                pos = brace + 1
+            value, pos, status = decode_or_skip(text, brace)
+            if status != "ok":  # not JSON: the next "{" may still start a call (past a too-deep run, which cannot)
+                too_deep += status == "deep"
                 continue
-            value, pos = found  # a JSON object that is not a call is content: its insides are not searched
+            # a JSON object that is not a call is content: its insides are not searched
             call = to_call(value, ("parameters", "arguments"))
             if call is not None:
                 calls.append(call)

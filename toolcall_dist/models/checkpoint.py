@@ -58,11 +58,11 @@ def clean_bpe_tokenizer(gguf_tokenizer, bos: str, eos: str, pad: str, unk: str):
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token=pad, unk_token=unk)
 
 
-def gguf_tokenizer(gguf: Path, eos: str):
+def gguf_tokenizer(gguf: Path, eos: str, trust_remote_code: bool = False):
     """The tokenizer stored in a GGUF file, with its chat template; rebuilt clean when it is a ChatML BPE."""
     from transformers import AutoTokenizer
 
-    raw = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    raw = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=trust_remote_code)
     if eos not in raw.get_vocab():
         return raw
     tokenizer = clean_bpe_tokenizer(raw, bos="<|im_start|>", eos=eos, pad="<|endoftext|>", unk="<|endoftext|>")
@@ -113,13 +113,14 @@ def prepare_base(m: dict, out_dir: Path) -> dict:
     from toolcall_dist.formats.base import template_supports_tools
 
     fmt = get_format(m["family"])
+    trust = {"trust_remote_code": bool(m["trust_remote_code"])}  # off unless the config says so
     if m["gguf_file"]:
         gguf = find_gguf(m["gguf_file"], m["gguf_package"])
-        source, load_args = {"gguf": str(gguf)}, (str(gguf.parent), {"gguf_file": gguf.name})
-        tokenizer = gguf_tokenizer(gguf, fmt.eos)
+        source, load_args = {"gguf": str(gguf)}, (str(gguf.parent), {"gguf_file": gguf.name, **trust})
+        tokenizer = gguf_tokenizer(gguf, fmt.eos, **trust)
     else:
-        source, load_args = {"path": m["path"]}, (m["path"], {})
-        tokenizer = AutoTokenizer.from_pretrained(m["path"])
+        source, load_args = {"path": m["path"]}, (m["path"], trust)
+        tokenizer = AutoTokenizer.from_pretrained(m["path"], **trust)
 
     # The lint runs on the tokenizer alone, before any weights are read.
     missing = list(fmt.split_delimiters(tokenizer))

@@ -8,13 +8,13 @@ directory (config, safetensors, tokenizer with chat template) that every later s
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
 import time
 from pathlib import Path
 
+from toolcall_dist import atomic
 from toolcall_dist.formats import get_format
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,8 @@ def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], 
     model.generation_config.eos_token_id = ends if len(ends) > 1 else tokenizer.eos_token_id
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    (out_dir / "build.json").write_text(json.dumps({"tiny": tiny, "parameters": n_params,
-                                                    "seconds": round(time.time() - t0, 1)}, indent=1))
+    build = {"tiny": tiny, "parameters": n_params, "seconds": round(time.time() - t0, 1)}
+    atomic.write_json(out_dir / "build.json", build, indent=1)
     return out_dir
 
 

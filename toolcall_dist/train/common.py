@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 
-def load_model(model_dir: str, dtype: str):
+def load_model(model_dir: str, dtype: str, trust_remote_code: bool = False):
     """The model to train. No KV cache in training: with one, transformers would not build the block-diagonal
     attention mask that keeps packed (padding-free) sequences from attending to each other."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype),
+                                                 trust_remote_code=trust_remote_code)
     model.config.use_cache = False
     return model
 

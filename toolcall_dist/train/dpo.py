@@ -9,12 +9,13 @@ from __future__ import annotations
 from toolcall_dist.formats import get_format
 
 
-def prepare_dataset(pairs: list[dict], model_dir: str, family: str, max_length: int, out_dir: str) -> dict:
+def prepare_dataset(pairs: list[dict], model_dir: str, family: str, max_length: int, out_dir: str,
+                    trust_remote_code: bool = False) -> dict:
     """Render preference pairs to prompt/chosen/rejected text at ``out_dir``; over-length pairs are counted."""
     from datasets import Dataset
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
     fmt = get_format(family)
     rows, too_long, kinds = [], [], {}
     for p in pairs:
@@ -43,8 +44,9 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     from toolcall_dist.train.common import common_args, load_model, peft_config
 
     train = c["dpo"]
-    tok = AutoTokenizer.from_pretrained(c["model_dir"])
-    model = load_model(c["model_dir"], c["dtype"])
+    trust = c["model"]["trust_remote_code"]  # off unless the config says so: a checkpoint's code never runs by default
+    tok = AutoTokenizer.from_pretrained(c["model_dir"], trust_remote_code=trust)
+    model = load_model(c["model_dir"], c["dtype"], trust)
     args = DPOConfig(**common_args(c, train, ds_config, accum, report_to), beta=train["beta"],
                      loss_type=[train["loss_type"]], precompute_ref_log_probs=train["precompute_ref_log_probs"])
     return DPOTrainer(model=model, args=args, train_dataset=load_from_disk(c["dataset_dir"]), processing_class=tok,

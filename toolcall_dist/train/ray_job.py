@@ -222,7 +222,8 @@ def _save(trainer, out: Path, c: dict, rank: int) -> None:
         from transformers.integrations.deepspeed import unset_hf_deepspeed_config
 
         unset_hf_deepspeed_config()
-    model = get_peft_model(load_model(c["model_dir"], c["dtype"]), peft_config(c["peft"], c["model"]["family"]))
+    base = load_model(c["model_dir"], c["dtype"], c["model"]["trust_remote_code"])
+    model = get_peft_model(base, peft_config(c["peft"], c["model"]["family"]))
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise RuntimeError(f"trained state does not match the LoRA model: missing {missing[:5]}, "

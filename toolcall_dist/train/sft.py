@@ -10,12 +10,12 @@ from toolcall_dist.formats import get_format
 
 
 def prepare_dataset(records: list[dict], model_dir: str, family: str, max_length: int, assistant_only: bool,
-                    out_dir: str) -> dict:
+                    out_dir: str, trust_remote_code: bool = False) -> dict:
     """Tokenize SFT conversations to an Arrow dataset at ``out_dir``; returns counts (over-length ones counted)."""
     from datasets import Dataset
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
     fmt = get_format(family)
     rows, too_long = [], []
     for rec in records:
@@ -43,8 +43,9 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     from toolcall_dist.train.common import common_args, load_model, peft_config, with_lora_and_new_rows
 
     train = c["sft"]
-    tok = AutoTokenizer.from_pretrained(c["model_dir"])
-    model = load_model(c["model_dir"], c["dtype"])
+    trust = c["model"]["trust_remote_code"]  # off unless the config says so: a checkpoint's code never runs by default
+    tok = AutoTokenizer.from_pretrained(c["model_dir"], trust_remote_code=trust)
+    model = load_model(c["model_dir"], c["dtype"], trust)
     family = c["model"]["family"]
     lora = peft_config(c["peft"], family)
     if lora is not None and c["added_tokens"]:  # delimiters the base stage added must learn their embeddings

@@ -8,6 +8,8 @@ import json
 import re
 from typing import Any
 
+from toolcall_dist.config import ConfigError
+
 # Loaded conversations carry no reference date; the system turn stays neutral (their tools go in ``tools``).
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 _PY_TYPES = {"str": "string", "string": "string", "int": "integer", "integer": "integer", "float": "number",
@@ -18,6 +20,11 @@ _GENERIC = re.compile(r"^(list|tuple|set|sequence|dict|mapping)\[(.*)\]$", re.IG
 
 class RecordError(ValueError):
     """A source row that cannot become a record; the message is the quarantine reason."""
+
+
+class SourceError(ConfigError):
+    """A ``data.sources`` file that cannot be read at all; the message names the file (and line, where one is to
+    blame). A ConfigError, so the command line reports it as one line, before any training starts."""
 
 
 def parse_loose(text: str) -> Any:
