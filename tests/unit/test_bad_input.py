@@ -608,4 +608,5 @@ def test_missing_or_empty_source_file_stops_the_run_in_preflight(tmp_path, compo
                    f"data.sources=[{{format:xlam,path:{src},weight:0.5}}]"])
     with pytest.raises(PreflightError, match=rf"^data\.sources\[0\]\.path: .*({src}|{src.name})"):
         pipeline.run(cfg)
-    assert not (tmp_path / "stages").exists() or not any((tmp_path / "stages").iterdir())
+    # no stage started (preflight may have created the empty Ray storage dir it checked, <stages_dir>/ray)
+    assert not any(p.name != "ray" for p in (tmp_path / "stages").glob("*"))

@@ -46,27 +46,27 @@ def test_trust_remote_code_is_off_by_default(compose):
 
 @pytest.mark.parametrize("loader", ["eval", "base"])
 def test_checkpoint_code_does_not_run_without_the_flag(remote_code_checkpoint, loader):
-    from toolcall_dist.eval.generate import load
+    from toolcall_dist.eval.generate import load_tokenizer
     from toolcall_dist.models.checkpoint import prepare_base
 
     d, marker = remote_code_checkpoint
     m = {"name": "x", "family": "qwen2_5", "path": str(d), "tiny": None, "gguf_file": None, "gguf_package": None,
          "add_format_tokens": False, "serving_parser": None, "dtype": "float32", "trust_remote_code": False}
     with pytest.raises(ValueError, match="trust_remote_code"):
-        load(str(d)) if loader == "eval" else prepare_base(m, d.parent / "out")
+        load_tokenizer(str(d)) if loader == "eval" else prepare_base(m, d.parent / "out")
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("loader", ["eval", "base"])
 def test_the_flag_is_what_lets_checkpoint_code_run(remote_code_checkpoint, loader):
-    from toolcall_dist.eval.generate import load
+    from toolcall_dist.eval.generate import load_tokenizer
     from toolcall_dist.models.checkpoint import prepare_base
 
     d, marker = remote_code_checkpoint
     m = {"name": "x", "family": "qwen2_5", "path": str(d), "tiny": None, "gguf_file": None, "gguf_package": None,
          "add_format_tokens": False, "serving_parser": None, "dtype": "float32", "trust_remote_code": True}
     try:
-        load(str(d), trust_remote_code=True) if loader == "eval" else prepare_base(m, d.parent / "out")
+        load_tokenizer(str(d), trust_remote_code=True) if loader == "eval" else prepare_base(m, d.parent / "out")
     except (OSError, ValueError):  # no weights in this checkpoint: loading stops after the tokenizer
         pass
     assert marker.read_text() == "the checkpoint's code ran"
