@@ -147,17 +147,19 @@ def test_sft_packing_fills_bins(env):
     assert packed["global_step"] < padded["global_step"]
 
 
-def test_killed_worker_is_replaced_and_the_run_resumes_from_the_last_checkpoint(env):
-    """SIGKILL one training worker after the first checkpoint: Ray restarts the group, which resumes from the newest
-    checkpoint; the final step count and the losses after the resume match an uninterrupted run with the same seed."""
+@pytest.mark.parametrize("stage", ["sft", "dpo"])
+def test_killed_worker_is_replaced_and_the_run_resumes_from_the_last_checkpoint(env, stage):
+    """SIGKILL one training worker after the first checkpoint, mid-SFT and mid-DPO: Ray restarts the group, which
+    resumes from the newest checkpoint; the final step count and the losses after the resume match the
+    uninterrupted run of the same stage with the same seed (the zero2_full cell)."""
     run, root = env
-    reference = run("zero2_full", stages="[sft]")
-    stages_dir = root / "fault_stages"
+    reference = run("zero2_full")
+    stages_dir = root / f"fault_{stage}"
     stages_dir.mkdir()
-    for name in ("data", "base"):  # the same inputs, so the same stage keys
+    for name in ("data", "base", "sft")[: 2 if stage == "sft" else 3]:  # the same inputs, so the same stage keys
         shutil.copytree(reference.stage_dirs[name], stages_dir / reference.stage_dirs[name].name)
     every = 2
-    sft_dir = stages_dir / reference.stage_dirs["sft"].name
+    stage_dir = stages_dir / reference.stage_dirs[stage].name
     seen: dict = {}
 
     def kill_after_first_checkpoint():
@@ -165,7 +167,7 @@ def test_killed_worker_is_replaced_and_the_run_resumes_from_the_last_checkpoint(
         deadline = time.time() + 600
         while time.time() < deadline:
             steps = registered_steps(storage)
-            worker = sft_dir / "trainer" / "workers" / "rank1.json"
+            worker = stage_dir / "trainer" / "workers" / "rank1.json"
             if steps and worker.exists():
                 seen["checkpoint_step"] = steps[-1]
                 seen["pid"] = json.loads(worker.read_text())["pid"]
@@ -175,19 +177,19 @@ def test_killed_worker_is_replaced_and_the_run_resumes_from_the_last_checkpoint(
 
     killer = threading.Thread(target=kill_after_first_checkpoint, daemon=True)
     killer.start()
-    result = run("zero2_full_fault", stages="[sft]", stages_dir=stages_dir,
+    result = run(f"zero2_full_fault_{stage}", stages=f"[{stage}]", stages_dir=stages_dir,
                  extra=[*CELLS["zero2_full"], f"cluster.checkpoint_steps={every}", "cluster.max_failures=1"])
     killer.join(timeout=5)
     assert "pid" in seen, "no checkpoint appeared to kill a worker after"
-    ref_info = json.loads((reference.stage_dirs["sft"] / "done.json").read_text())
-    info = json.loads((result.stage_dirs["sft"] / "done.json").read_text())
+    ref_info = json.loads((reference.stage_dirs[stage] / "done.json").read_text())
+    info = json.loads((result.stage_dirs[stage] / "done.json").read_text())
     assert info["global_step"] == ref_info["global_step"]
     resumed = info["resumed_from_step"]
     assert resumed is not None and seen["checkpoint_step"] <= resumed < info["global_step"]
     assert resumed % every == 0
     assert seen["pid"] not in {w["pid"] for w in info["workers"]}  # the dead worker was replaced
-    ref = {h["step"]: h["loss"] for h in _history(reference.stage_dirs["sft"]) if "loss" in h}
-    got = {h["step"]: h["loss"] for h in _history(result.stage_dirs["sft"]) if "loss" in h}
+    ref = {h["step"]: h["loss"] for h in _history(reference.stage_dirs[stage]) if "loss" in h}
+    got = {h["step"]: h["loss"] for h in _history(result.stage_dirs[stage]) if "loss" in h}
     after = [s for s in got if s > resumed]
     assert after and set(got) == set(ref)
     for s in after:  # tolerance: float reductions in another process order; identical data order and RNG state

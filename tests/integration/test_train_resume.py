@@ -2,8 +2,9 @@
 
 One training stage, three runs of the same `python -m toolcall_dist` command:
 1. killed with SIGKILL (the whole process group) after its first checkpoint;
-2. resumes from that checkpoint, then gets SIGUSR1 (what Slurm sends before a time limit): it checkpoints at the next
-   step and exits with code 75 without marking the stage done;
+2. resumes from the newest complete checkpoint (not from a partially written one put beside it), then gets
+   SIGUSR1 (what Slurm sends before a time limit): it checkpoints at the next step and exits with code 75 without
+   marking the stage done;
 3. resumes from the checkpoint of the stop and finishes.
 """
 
@@ -64,15 +65,21 @@ def test_killed_then_stopped_job_resumes_each_time(tmp_path):
     # 1. SIGKILL to the whole job (driver and the Ray processes it started) once a checkpoint is in storage.
     first = _start(tmp_path)
     _wait_for(lambda: _checkpoint_steps(tmp_path), first, "the first checkpoint")
-    killed_at = _checkpoint_steps(tmp_path)[-1]
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(timeout=60)
     assert not list((tmp_path / "stages").glob("sft-*/done.json"))
+    killed_at = _checkpoint_steps(tmp_path)[-1]
+    # A checkpoint cut off mid-write (what a crash while saving leaves: a newer directory, half its files) must not
+    # be what the next run resumes from: Ray registers a checkpoint only once every worker has reported it.
+    run_dir = next((tmp_path / "stages" / "ray").glob("sft-*"))
+    partial = run_dir / "checkpoint_2099-01-01_00-00-00.000000" / "checkpoint"
+    partial.mkdir(parents=True)
+    (partial / "trainer_state.json").write_text('{"global_step": 99')
 
     # 2. The same command resumes from the newest checkpoint, and a stop request makes it checkpoint and exit 75.
     second = _start(tmp_path)
     resumed = _wait_for(lambda: _resumed_from(tmp_path), second, "the resume")
-    assert resumed >= killed_at and resumed % EVERY == 0  # at most one checkpoint interval of steps repeated
+    assert resumed == killed_at and resumed % EVERY == 0  # the newest complete checkpoint, not the partial one
     second.send_signal(signal.SIGUSR1)
     assert second.wait(timeout=300) == 75
     assert not list((tmp_path / "stages").glob("sft-*/done.json"))
