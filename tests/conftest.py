@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Every Ray cluster the tests start or join (in this process or in subprocesses, which inherit the environment)
+# runs without Ray's token authentication: a process that has talked to a cluster in one auth mode cannot start or
+# join another in the other mode, and several test modules start their own clusters.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "hydra_conf"
 
