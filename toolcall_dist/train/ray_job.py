@@ -50,7 +50,7 @@ def summary_metrics(history: list[dict]) -> dict:
 def fit(stage: str, c: dict) -> dict:
     """Train ``stage`` ("sft" or "dpo") with config dict ``c``; the model lands in ``c["model_out"]``.
 
-    Returns ``{"metrics", "global_step", "resumed_from_step", "workers"}`` as rank 0 wrote them. Raises
+    Returns ``{"metrics", "global_step", "resumed_from_step", "workers", "timing"}`` as rank 0 wrote them. Raises
     ``preempt.Preempted`` when a stop was requested and the workers stopped at a checkpoint instead of finishing.
     """
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -103,7 +103,8 @@ class _StopOnRequest:
         import torch
         import torch.distributed as dist
 
-        flag = torch.tensor([1.0 if self.stop_file.exists() else 0.0])
+        # On the training device: NCCL reduces GPU tensors only.
+        flag = torch.tensor([1.0 if self.stop_file.exists() else 0.0], device=args.device)
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         if flag.item() > 0:
@@ -207,6 +208,8 @@ def _save(trainer, out: Path, c: dict, rank: int) -> None:
     ZeRO-3, whose parameters are shards) and applied on rank 0 to a fresh CPU copy of the input model, so merging
     never touches partitioned parameters.
     """
+    # Trained without a KV cache (see common.load_model); whoever loads the saved model generates with one.
+    trainer.accelerator.unwrap_model(trainer.model).config.use_cache = True
     if c["peft"]["method"] == "none":
         trainer.save_model(str(out))
         return
@@ -223,6 +226,7 @@ def _save(trainer, out: Path, c: dict, rank: int) -> None:
 
         unset_hf_deepspeed_config()
     base = load_model(c["model_dir"], c["dtype"], c["model"]["trust_remote_code"])
+    base.config.use_cache = True
     model = get_peft_model(base, peft_config(c["peft"], c["model"]["family"]))
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
