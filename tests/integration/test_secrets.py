@@ -24,7 +24,7 @@ REDUCED = [
     "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
     "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8",
     "dpo.epochs=1", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
-    "eval.max_new_tokens=24", "eval.categories=[simple_python,irrelevance]",
+    "eval.max_new_tokens=24", "eval.heldout_categories=[simple_python,irrelevance]", "eval.categories=[]",
 ]
 
 
@@ -43,7 +43,7 @@ def run(tmp_path_factory, compose):
         mp.setenv(k, v)
     tmp = tmp_path_factory.mktemp("secrets")
     # tracking.mode=auto would go online because WANDB_API_KEY is set: offline is forced, as a CI job would.
-    # eval.bfcl_data_dir pulls a secret into the config through the environment (unused by the synthetic eval):
+    # eval.bfcl_data_dir pulls a secret into the config through the environment (unused: no BFCL category is run):
     # config.json and every W&B config must show it redacted.
     cfg = compose(["+exp=quickstart", f"output_dir={tmp}/out", f"stages_dir={tmp}/stages", "tracking.mode=offline",
                    "eval.bfcl_data_dir=${oc.env:TOOLCALL_TEST_API_KEY}", *REDUCED])
