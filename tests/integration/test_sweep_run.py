@@ -117,7 +117,8 @@ def test_wandb_offline_run_for_every_stage_of_every_trial(sweep):
         runs = [read_offline_run(r) for r in glob.glob(str(d / "wandb" / "wandb" / "offline-run-*"))]
         by_job = {r["job_type"]: r for r in runs}
         stages = {"data", "base", "sft", "dpo", "eval_base", "eval_sft", "eval_dpo"}
-        assert sorted(r["job_type"] for r in runs) == sorted(stages)  # one run per stage, reused or not
+        # one run per stage, reused or not, and the trial's progression table ("report")
+        assert sorted(r["job_type"] for r in runs) == sorted(stages | {"report"})
         assert {r["group"] for r in runs} == {f"{sweep_id}-t{d.name}"} == {run["group"]}
         for job, r in by_job.items():
             assert r["config"]["dpo"]["beta"] == cfg["dpo"]["beta"]  # the trial's resolved config
