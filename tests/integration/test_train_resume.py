@@ -79,7 +79,9 @@ def test_killed_then_stopped_job_resumes_each_time(tmp_path):
     # 2. The same command resumes from the newest checkpoint, and a stop request makes it checkpoint and exit 75.
     second = _start(tmp_path)
     resumed = _wait_for(lambda: _resumed_from(tmp_path), second, "the resume")
-    assert resumed == killed_at and resumed % EVERY == 0  # the newest complete checkpoint, not the partial one
+    # A registered checkpoint at or after the one seen at the kill (the killed job's Ray processes may register one
+    # more while they wind down), never the partial one; at most one checkpoint interval of steps repeated.
+    assert resumed >= killed_at and resumed in _checkpoint_steps(tmp_path) and resumed % EVERY == 0
     second.send_signal(signal.SIGUSR1)
     assert second.wait(timeout=300) == 75
     assert not list((tmp_path / "stages").glob("sft-*/done.json"))

@@ -16,6 +16,7 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -161,7 +162,11 @@ def _worker_loop(c: dict) -> None:
     report_to = ["wandb"] if run is not None else []
     module = importlib.import_module(f"toolcall_dist.train.{stage}")
     # Each worker checkpoints into its own directory (its ZeRO shards, its RNG state); Ray merges them in storage.
-    local = {**c, "trainer_dir": str(Path(c["trainer_dir"]) / f"rank{rank}")}
+    # Local checkpoints left by an earlier attempt (killed after saving, before Ray registered them) are removed:
+    # HF would report its newest local checkpoint, which could be that stale one instead of the one just saved.
+    local_dir = Path(c["trainer_dir"]) / f"rank{rank}"
+    shutil.rmtree(local_dir, ignore_errors=True)
+    local = {**c, "trainer_dir": str(local_dir)}
     trainer = module.build_trainer(local, ds_config, accum, report_to)
     stop, timer, callbacks = _callbacks(Path(c["trainer_dir"]) / preempt.STOP_FILE)
     for cb in callbacks:
