@@ -147,11 +147,13 @@ def test_training_workers_ran_on_both_nodes(two_node_run):
 def test_eval_results_were_written(two_node_run):
     results = json.loads((two_node_run["out"] / "results.json").read_text())
     for model in ("base", "sft", "dpo"):
-        cats = results[model]["categories"]
+        assert set(results[model]) == {"heldout"}, results[model]  # the held-out set only (eval.categories=[])
+        cats = results[model]["heldout"]["categories"]
         assert set(cats) == {"simple_python", "irrelevance"}, results[model]
         assert all(c["total"] == 6 and 0 <= c["accuracy"] <= 1 for c in cats.values())  # holdout_per_category=6
     evals = _stage_info(two_node_run, "eval")
-    assert sorted(e["scores"]["overall"] for e in evals) == sorted(r["overall"] for r in results.values())
+    assert sorted(e["scores"]["heldout"]["overall"] for e in evals) == \
+        sorted(r["heldout"]["overall"] for r in results.values())
     assert "| dpo" in (two_node_run["out"] / "results.md").read_text()
 
 
