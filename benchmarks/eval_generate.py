@@ -7,17 +7,19 @@ on the same BFCL prompts, in one run.
 
 ``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Prints examples/s and generated
 tokens/s of both ways, the speed-up, whether both wrote the same texts, and the time split into prompt processing
-(prefill) and decoding; docs/performance.md records the figures.
+(prefill) and decoding, and writes the table into docs/performance.md (``--no-doc``: print only).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import shlex
+import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, table, update_performance_doc  # noqa: E402
 
 
 def _timed(fn):
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None,
                         help="BFCL-layout directory, e.g. a data stage's heldout/ (default: BFCL v4's own files; "
                              "a held-out set is prompted with the training data's tools)")
+    parser.add_argument("--no-doc", action="store_true", help="do not update docs/performance.md")
     args = parser.parse_args()
 
     import torch
@@ -67,20 +70,26 @@ def main() -> None:
     done = [i for i, t in enumerate(bat) if t is not None]
     new_tokens = sum(len(tok(bat[i], add_special_tokens=False)["input_ids"]) for i in done)
     same = sum(seq[i] == bat[i] for i in done)
-    print(f"model {model_dir} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters), "
-          f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
-    print(f"{len(done)} prompts ({len(prompts) - len(done)} over length) from {', '.join(cats)}; "
-          f"greedy, at most {n} new tokens, {new_tokens} generated in all")
-    print(f"one at a time : {len(done) / t_seq:8.2f} examples/s  {new_tokens / t_seq:8.1f} tokens/s  ({t_seq:.1f} s)")
-    print(f"batch {args.batch_size:<7} : {len(done) / t_bat:8.2f} examples/s  {new_tokens / t_bat:8.1f} tokens/s  "
-          f"({t_bat:.1f} s)")
-    print(f"speed-up {t_seq / t_bat:.1f}x; identical texts {same}/{len(done)}")
     lengths = [len(tok(prompts[i], add_special_tokens=False)["input_ids"]) for i in done]
+    params = sum(p.numel() for p in model.parameters()) / 1e6
     d_seq, d_bat = t_seq - p_seq, t_bat - p_bat
-    ratio = f"{d_seq / d_bat:.1f}x" if d_bat > 0 else "not measurable: within the timing noise"
-    print(f"prompts {sum(lengths) / max(len(lengths), 1):.0f} tokens on average; prefill alone: one at a time "
-          f"{p_seq:.1f} s, batched {p_bat:.1f} s; decoding alone: one at a time {d_seq:.1f} s, batched "
-          f"{d_bat:.1f} s ({ratio})")
+    rows = [["one at a time", f"{len(done) / t_seq:.2f}", f"{new_tokens / t_seq:.0f}", f"{t_seq:.1f}",
+             f"{p_seq:.1f}", f"{d_seq:.1f}", "1.00"],
+            [f"batched ({args.batch_size})", f"{len(done) / t_bat:.2f}", f"{new_tokens / t_bat:.0f}",
+             f"{t_bat:.1f}", f"{p_bat:.1f}", f"{d_bat:.1f}", f"{t_seq / t_bat:.2f}"]]
+    body = (f"Model `{Path(model_dir).parent.name}` ({params:.2f}M parameters), torch {torch.__version__}, "
+            f"{torch.get_num_threads()} intra-op threads; {len(done)} prompts ({len(prompts) - len(done)} over "
+            f"length) from {', '.join(cats)}, {sum(lengths) / max(len(lengths), 1):.0f} tokens on average; greedy, "
+            f"at most {n} new tokens, {new_tokens} generated. Texts identical both ways: {same}/{len(done)}. "
+            f"Prefill = the same prompts with one new token; decoding = the rest.\n\n"
+            + table(["generation", "examples/s", "tokens/s", "total s", "prefill s", "decoding s", "speed-up"], rows)
+            + f"\n\nDecoding alone is {d_seq / max(d_bat, 1e-9):.1f}x faster batched; prefill is "
+            f"{100 * p_seq / t_seq:.0f}% of the one-at-a-time time.\n")
+    print(body)
+    if not args.no_doc:
+        update_performance_doc("eval_generate", "Eval generation: batched against one at a time",
+                               "PYTHONPATH=. .venv/bin/python benchmarks/eval_generate.py "
+                               + " ".join(shlex.quote(a) for a in sys.argv[1:]), body)
 
 
 if __name__ == "__main__":

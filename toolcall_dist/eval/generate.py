@@ -84,6 +84,39 @@ def load_model(model_dir: str, dtype: str = "float32", trust_remote_code: bool =
     return model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
 
 
+def _prefill_alone(model, enc):
+    """The batch's key/value cache, built one prompt at a time (CPU only; ``None`` where it does not apply).
+
+    On a CPU a padded batch is slower to prefill than its prompts one by one: the padding mask moves attention off
+    its causal fast path and the batch's activations no longer fit in the caches (benchmarks/eval_generate.py shows
+    it). So each prompt but its last token runs alone, unpadded; the states are left-padded into one cache, and
+    ``generate`` starts the batch at the last prompt column. The padded slots are masked out, and the positions that
+    ``generate`` derives from the attention mask are those the prompt had alone.
+    """
+    import torch
+    import torch.nn.functional as F
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    lengths = mask.sum(dim=1).tolist()
+    if min(lengths) < 2:
+        return None
+    width = ids.shape[1] - 1
+    layers: list[list] = []
+    for row, n in zip(ids, lengths, strict=True):
+        out = model(input_ids=row[None, -n:-1], use_cache=True, logits_to_keep=1)
+        if any(type(layer) is not DynamicLayer for layer in out.past_key_values.layers):
+            return None  # sliding-window or other special layers: leave the cache to generate
+        for i, layer in enumerate(out.past_key_values.layers):
+            pad = (0, 0, width - (n - 1), 0)  # left-pad the sequence dimension of [1, heads, seq, dim]
+            if i == len(layers):
+                layers.append([[], []])
+            layers[i][0].append(F.pad(layer.keys, pad))
+            layers[i][1].append(F.pad(layer.values, pad))
+    return DynamicCache(ddp_cache_data=[(torch.cat(k), torch.cat(v)) for k, v in layers])
+
+
 def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], max_new_tokens: int,
                 stop_ids: list[int], label: str = "") -> dict[int, str]:
     """Greedy completions for the prompts of ``batches``; each text ends at (and keeps) the first stop token."""
@@ -95,8 +128,9 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}
         with torch.inference_mode():
+            cache = _prefill_alone(model, enc) if model.device.type == "cpu" else None
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
-                                 eos_token_id=stop_ids, pad_token_id=tok.pad_token_id)
+                                 eos_token_id=stop_ids, pad_token_id=tok.pad_token_id, past_key_values=cache)
         for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:].tolist(), strict=True):
             # Finished rows are filled with padding after their stop token; it was never generated.
             end = next((k + 1 for k, t in enumerate(row) if t in stop_ids), len(row))
