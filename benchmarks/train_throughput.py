@@ -56,7 +56,24 @@ def prepare(args, work: Path) -> None:
     pairs = read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl")
     dstats = dpo.prepare_dataset(pairs, str(model_dir), "qwen2_5", cfg["dpo"]["max_length"],
                                  str(work / "dpo_dataset"))
+    stats["padding_share"] = padding_share(work / "sft_dataset", micro_batch=8)
     (work / "prepared.json").write_text(json.dumps({"sft": stats, "dpo": dstats}))
+
+
+def padding_share(dataset_dir: Path, micro_batch: int, draws: int = 20) -> float:
+    """Share of pad tokens in random micro batches of the dataset (mean over ``draws`` shuffles): what packing can
+    remove, so 1 / (1 - share) bounds its gain in effective tokens/s at equal cost per token."""
+    import random
+
+    from datasets import load_from_disk
+
+    lengths = [len(ids) for ids in load_from_disk(str(dataset_dir))["input_ids"]]
+    rng, shares = random.Random(0), []
+    for _ in range(draws):
+        order = rng.sample(lengths, len(lengths))
+        batches = [order[i: i + micro_batch] for i in range(0, len(order), micro_batch)]
+        shares.append(1 - sum(lengths) / sum(len(b) * max(b) for b in batches))
+    return sum(shares) / draws
 
 
 def _steady(timing: dict, history: list[dict], key: str | None) -> dict:
@@ -69,12 +86,41 @@ def _steady(timing: dict, history: list[dict], key: str | None) -> dict:
     return out
 
 
+def _empty_loop(config: dict) -> None:
+    import ray.train
+
+    if ray.train.get_context().get_world_rank() == 0:
+        Path(config["mark"]).write_text(str(time.time()))
+
+
+def _ray_empty(cfg: dict, work: Path) -> dict:
+    """Ray Train's own fixed cost: fit() of a loop that does nothing, same workers and backend as sft-project."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from toolcall_dist.train import ray_job
+
+    ray_job.init_ray(cfg["cluster"])
+    mark, out = work / "ray-empty.mark", {}
+    for attempt in ("first", "second"):
+        t0 = time.time()
+        TorchTrainer(_empty_loop, train_loop_config={"mark": str(mark)}, torch_config=TorchConfig(backend="gloo"),
+                     scaling_config=ScalingConfig(num_workers=cfg["cluster"]["num_workers"],
+                                                  resources_per_worker={"CPU": cfg["cluster"]["cpus_per_worker"]}),
+                     run_config=RunConfig(name=f"empty-{attempt}", storage_path=str(work / "ray"))).fit()
+        out[f"{attempt}_fit_to_loop_s"] = float(mark.read_text()) - t0
+        out[f"{attempt}_fit_s"] = time.time() - t0
+    return out
+
+
 def part(name: str, args, work: Path) -> dict:
     """One measurement, in this process."""
     from toolcall_dist.train import common
 
     cfg = compose(_overrides(args))
     t_start = time.time()
+    if name == "ray-empty":
+        return _ray_empty(cfg, work)
     if name == "sft-project":
         from toolcall_dist.train import ray_job
 
@@ -82,12 +128,20 @@ def part(name: str, args, work: Path) -> dict:
         ray_job.init_ray(c["cluster"])
         t_ray = time.time()
         info = ray_job.fit("sft", c)
+        t_fit_end = time.time()
         history = json.loads((work / "project" / "model" / "log_history.json").read_text())
         timing = info["timing"]
         return {**_steady(timing, history, "num_tokens"), "ray_init_s": t_ray - t_start,
                 "to_first_step_s": timing["first_step_at"] - t_start,
                 "fit_to_train_begin_s": timing["train_begin_at"] - t_ray,
-                "first_step_s": timing["first_step_at"] - timing["train_begin_at"]}
+                # fit() to train begin, in three parts: Ray Train starting the worker group (and process group),
+                # the worker importing and building the TRL trainer, and train() up to its first step's start
+                # (DeepSpeed's engine and optimizer, the dataloader).
+                "fit_to_worker_s": timing["worker_start_at"] - t_ray,
+                "worker_build_s": timing["trainer_built_at"] - timing["worker_start_at"],
+                "build_to_train_begin_s": timing["train_begin_at"] - timing["trainer_built_at"],
+                "first_step_s": timing["first_step_at"] - timing["train_begin_at"],
+                "fit_return_after_last_step_s": t_fit_end - timing["last_step_at"]}
     stage = "sft" if name.startswith("sft") else "dpo"
     cfg["cluster"]["num_workers"] = 1
     if name == "sft-packed":
@@ -131,7 +185,7 @@ def main() -> None:
         return
     prepare(args, work)
     results = {}
-    for name in ("sft-plain", "sft-project", "sft-packed", "sft-plain", "dpo-live", "dpo-precomputed"):
+    for name in ("sft-plain", "sft-project", "ray-empty", "sft-packed", "sft-plain", "dpo-live", "dpo-precomputed"):
         proc = subprocess.run([sys.executable, __file__, "--part", name, "--work", str(work),
                                f"--examples={args.examples}", f"--hidden={args.hidden}", f"--layers={args.layers}"],
                               capture_output=True, text=True)
@@ -153,13 +207,23 @@ def report(args, work: Path, r: dict) -> None:
              "1.00", "-"],
             ["project: Ray Train, 2 workers x 1 thread, DeepSpeed ZeRO-2, gloo", f"{proj['tokens_per_s']:,.0f}",
              f"{proj['tokens_per_s'] / plain:.2f}", f"{proj['to_first_step_s']:.1f} s (Ray start "
-             f"{proj['ray_init_s']:.1f}, fit to train begin {proj['fit_to_train_begin_s']:.1f}, first step "
-             f"{proj['first_step_s']:.1f})"]]
+             f"{proj['ray_init_s']:.1f}; fit() to the worker's first line {proj['fit_to_worker_s']:.1f}; worker "
+             f"imports and builds the trainer {proj['worker_build_s']:.1f}; train() to train begin "
+             f"{proj['build_to_train_begin_s']:.1f}; first step {proj['first_step_s']:.1f}. After the last step, "
+             f"fit() returns in {proj['fit_return_after_last_step_s']:.1f} s)"]]
+    empty = r["ray-empty"]
+    rows.append(["Ray Train alone: fit() of a loop that does nothing, same workers", "-", "-",
+                 f"{empty['first_fit_to_loop_s']:.1f} s to the loop's first line ({empty['second_fit_to_loop_s']:.1f}"
+                 f" s for a second fit in the same process); fit() returns after {empty['first_fit_s']:.1f} s"])
     sft = table(["SFT", "steady tokens/s", "ratio", "time to first step"], rows)
     packed = r["sft-packed"]["tokens_per_s"]
+    share = prepared["sft"]["padding_share"]
     pack = table(["batches", "effective tokens/s", "ratio"],
-                 [["padded (random order)", f"{plain:,.0f}", "1.00"], ["packed, padding-free (BFD)",
-                                                                     f"{packed:,.0f}", f"{packed / plain:.2f}"]])
+                 [["padded (random order)", f"{plain:,.0f}", "1.00"],
+                  ["packed, padding-free (BFD), one packed row per micro batch", f"{packed:,.0f}",
+                   f"{packed / plain:.2f}"],
+                  [f"for scale: the padded batches' padding is {100 * share:.0f}% of their tokens, so removing it "
+                   "alone, at the same cost per token, would give", "-", f"{1 / (1 - share):.2f}"]])
     live, pre = r["dpo-live"], r["dpo-precomputed"]
     dpo = table(["DPO reference", "s/step (steady)", "ratio", "trainer built in", "train() to first step",
                  "peak RSS"],

@@ -1,6 +1,7 @@
 """A real CPU sweep, run as a user runs it: ``python -m toolcall_dist -m`` over 2 DPO betas x 2 no-tool ratios on the
-reduced tiny model, trials as Ray tasks (``hydra/launcher=ray_trials``, two at a time, one Ray Train worker each so
-two trainings fit on two cores), W&B offline. One sweep shared by the module's tests."""
+reduced tiny model, trials as Ray tasks (``hydra/launcher=ray_trials``, two at a time), W&B offline. The Ray cluster
+has one CPU and each training one worker of one CPU, so two trials running at once cannot both train: the second
+training waits for the first one's resources. One sweep shared by the module's tests."""
 
 import glob
 import json
@@ -31,7 +32,7 @@ def sweep(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"}  # offline mode is what is under test
     env.update(PYTHONPATH=str(ROOT), RAY_AUTH_MODE="disabled")
     cmd = [sys.executable, "-m", "toolcall_dist", "-m", "+exp=quickstart", *REDUCED,
-           "cluster.num_workers=1", "tracking.log_model=true",
+           "cluster.num_workers=1", "cluster.local_num_cpus=1", "tracking.log_model=true",
            f"dpo.beta={','.join(map(str, BETAS))}", f"data.ratios.no_tool={','.join(map(str, RATIOS))}",
            f"stages_dir={tmp}/stages", f"hydra.sweep.dir={tmp}/sweep", "hydra/launcher=ray_trials",
            "hydra.launcher.max_concurrent=2"]
@@ -139,3 +140,18 @@ def test_wandb_offline_run_for_every_stage_of_every_trial(sweep):
             assert any("train/loss" in h for h in by_job["sft"]["history"])
         else:
             assert any(h.get("stage/reused") == 1 for h in by_job["sft"]["history"])
+
+
+def test_trainings_wait_for_the_cluster_instead_of_sharing_it(sweep):
+    """Six trainings on a one-CPU cluster: no two ever ran at once, and at least one was asked for while another
+    was training and started only after that one ended (its trial ran on; its training waited for resources)."""
+    tmp, _ = sweep
+    timing = [json.loads(p.read_text())["timing"] for p in
+              sorted((tmp / "stages").glob("sft-*/done.json")) + sorted((tmp / "stages").glob("dpo-*/done.json"))]
+    assert len(timing) == 6
+    spans = sorted((t["worker_start_at"], t["last_step_at"]) for t in timing)
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert end <= start  # one training at a time
+    waited = [(a, b) for a in timing for b in timing if a is not b
+              and a["fit_called_at"] < b["worker_start_at"] and b["last_step_at"] <= a["worker_start_at"]]
+    assert waited, "no training was requested while another one held the cluster"

@@ -44,8 +44,9 @@ def free_port() -> int:
 class MiniSlurm:
     """Start with ``start()``, stop with ``stop()``; ``env`` is the environment clients (sbatch, squeue) need."""
 
-    def __init__(self, root: Path, cpus_per_node: int = 2, nodes: tuple[str, ...] = ("n1", "n2")):
-        self.root, self.cpus, self.nodes = Path(root), cpus_per_node, nodes
+    def __init__(self, root: Path, cpus_per_node: int = 2, nodes: tuple[str, ...] = ("n1", "n2"),
+                 grace_s: int = 300):
+        self.root, self.cpus, self.nodes, self.grace_s = Path(root), cpus_per_node, nodes, grace_s
         self.procs: list[subprocess.Popen] = []
         self.conf = self.root / "slurm.conf"
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
@@ -73,7 +74,13 @@ class MiniSlurm:
         for n in self.nodes:
             lines.append(f"NodeName={n} NodeHostname={host} NodeAddr=127.0.0.1 Port={free_port()} "
                          f"CPUs={self.cpus} RealMemory=8000 State=UNKNOWN")
-        lines.append(f"PartitionName=debug Nodes={','.join(self.nodes)} Default=YES MaxTime=INFINITE State=UP")
+        nodes = ",".join(self.nodes)
+        # Preemption as a site sets it up for requeueable jobs: a job in `urgent` preempts jobs in `debug`, which get
+        # their own --signal (the sbatch's B:USR1) at once and GraceTime seconds to checkpoint before being requeued.
+        lines += ["PreemptType=preempt/partition_prio", "PreemptMode=REQUEUE", "PreemptParameters=send_user_signal"]
+        lines.append(f"PartitionName=debug Nodes={nodes} Default=YES MaxTime=INFINITE State=UP PriorityTier=1 "
+                     f"PreemptMode=REQUEUE GraceTime={self.grace_s}")
+        lines.append(f"PartitionName=urgent Nodes={nodes} MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF")
         self.conf.write_text("\n".join(lines) + "\n")
 
     def start(self, timeout: float = 60) -> MiniSlurm:

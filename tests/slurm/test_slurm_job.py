@@ -1,6 +1,7 @@
 """The Slurm path for real: `python -m launch.slurm` submits the tiny experiment to a two-node Slurm cluster on this
 machine; the sbatch script starts a Ray head and a Ray worker with srun, the driver trains across both, evaluates,
-and Ray is stopped. Then a job is signalled mid-training, requeues itself and resumes from its checkpoint.
+and Ray is stopped. Then a job is preempted mid-training by a higher-priority job, checkpoints, is requeued and
+resumes from its checkpoint.
 
 Each job pays Ray's start-up and Ray Train's ~30 s fixed cost per stage on 2 shared cores: the module runs two jobs.
 """
@@ -181,7 +182,9 @@ def _checkpoint_steps(storage: Path) -> list[int]:
 
 
 def test_preempted_job_requeues_and_resumes_from_its_checkpoint(slurm_cluster, two_node_run, tmp_path):
-    """USR1 to the batch shell mid-SFT: checkpoint, exit 75, requeue; the second run resumes and finishes."""
+    """Real preemption mid-SFT: a job in the higher-priority partition needs the nodes; Slurm sends the job its
+    --signal (B:USR1) with GraceTime to go; the driver checkpoints and exits 75, the job requeues, the urgent job
+    runs, and the second run resumes from the checkpoint and finishes."""
     every = 8
     out = tmp_path / "out"
     # Same data and base as the first job (reused from its stages), another seed so SFT itself runs again, three
@@ -193,7 +196,10 @@ def test_preempted_job_requeues_and_resumes_from_its_checkpoint(slurm_cluster, t
     wait_job(slurm_cluster, job_id, 900, until=lambda j: j["JobState"] in TERMINAL or _checkpoint_steps(storage))
     assert _checkpoint_steps(storage), batch_log(out, job_id)[-3000:]
     signalled_at = max(_checkpoint_steps(storage))
-    slurm_cluster.run(["scancel", "--signal=USR1", "--batch", job_id])
+    # Every CPU of both nodes: it can only start by preempting the training job.
+    urgent = slurm_cluster.run(["sbatch", "--parsable", "--partition=urgent", "--nodes=2", "--ntasks-per-node=1",
+                                f"--cpus-per-task={slurm_cluster.cpus}", f"--output={tmp_path}/urgent-%j.out",
+                                "--wrap", "hostname"]).stdout.strip()
     # The first run checkpoints and requeues; record the newest checkpoint before the second run starts training.
     newest = signalled_at
     deadline = time.time() + 600
@@ -201,10 +207,12 @@ def test_preempted_job_requeues_and_resumes_from_its_checkpoint(slurm_cluster, t
         assert time.time() < deadline, batch_log(out, job_id)[-3000:]
         newest = max([newest, *_checkpoint_steps(storage)])
         job = slurm_cluster.job(job_id)
-        if job["JobState"] == "PENDING" and int(job["Restarts"]) >= 1:
+        if job["JobState"] == "PENDING" and int(job["Restarts"]) >= 1 \
+                and slurm_cluster.job(urgent)["JobState"] in TERMINAL:
             # Slurm holds a requeued job for ~2 minutes (BeginTime); an operator's nudge, to keep the test short.
             slurm_cluster.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False)
         time.sleep(0.5)
+    assert slurm_cluster.job(urgent)["JobState"] == "COMPLETED"  # it ran in between, on the preempted nodes
     job = wait_job(slurm_cluster, job_id, 1200)
     log = batch_log(out, job_id)
     assert job["JobState"] == "COMPLETED", (job, log[-3000:])

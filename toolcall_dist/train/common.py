@@ -118,7 +118,8 @@ class StepTimes:
         """Times of the first step and of the steps after ``warmup_steps`` (steady state)."""
         if not self.ends:
             return {"train_begin_at": self.begin, "steps_timed": 0}
-        out = {"train_begin_at": self.begin, "first_step_at": self.ends[0][1], "steps_timed": len(self.ends)}
+        out = {"train_begin_at": self.begin, "first_step_at": self.ends[0][1], "last_step_at": self.ends[-1][1],
+               "steps_timed": len(self.ends)}
         if len(self.ends) > warmup_steps + 1:
             (s0, t0), (s1, t1) = self.ends[warmup_steps], self.ends[-1]
             out.update(steady_from_step=s0, steady_to_step=s1, steady_seconds=t1 - t0)

@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 
 from toolcall_dist import preempt
@@ -57,6 +58,7 @@ def fit(stage: str, c: dict) -> dict:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
+    called_at = time.time()  # a busy cluster shows as the wait from here to the workers' start
     cl = c["cluster"]
     stop_file = Path(c["trainer_dir"]) / preempt.STOP_FILE
     stop_file.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +83,9 @@ def fit(stage: str, c: dict) -> dict:
         if preempt.requested():
             raise preempt.Preempted(f"{stage} stopped at a checkpoint in {c['storage_path']}/{c['run_name']}")
         raise RuntimeError(f"{stage}: the workers returned without writing {out / 'run_info.json'}")
-    return json.loads((out / "run_info.json").read_text())
+    info = json.loads((out / "run_info.json").read_text())
+    info["timing"]["fit_called_at"] = called_at
+    return info
 
 
 def _worker_info(rank: int) -> dict:
@@ -128,6 +132,7 @@ def _callbacks(stop_file: Path):
 
 def _worker_loop(c: dict) -> None:
     """Runs in every Ray worker: build the stage's TRL trainer, resume or train, save, and (rank 0) log and report."""
+    started_at = time.time()
     import ray.train
     import torch
     import torch.distributed as dist
@@ -168,6 +173,7 @@ def _worker_loop(c: dict) -> None:
     shutil.rmtree(local_dir, ignore_errors=True)
     local = {**c, "trainer_dir": str(local_dir)}
     trainer = module.build_trainer(local, ds_config, accum, report_to)
+    built_at = time.time()
     stop, timer, callbacks = _callbacks(Path(c["trainer_dir"]) / preempt.STOP_FILE)
     for cb in callbacks:
         trainer.add_callback(cb)
@@ -199,7 +205,8 @@ def _worker_loop(c: dict) -> None:
         (out / "log_history.json").write_text(json.dumps(history, indent=1))
         metrics = summary_metrics(history)
         info = {"metrics": metrics, "global_step": trainer.state.global_step, "resumed_from_step": resumed_from,
-                "workers": workers, "timing": timer.summary()}
+                "workers": workers,
+                "timing": {"worker_start_at": started_at, "trainer_built_at": built_at, **timer.summary()}}
         (out / "run_info.json").write_text(json.dumps(info, indent=1))  # written last: the stage's "finished" mark
         tracking.finish_run(run)
     ray.train.report(metrics)

@@ -34,6 +34,26 @@ def prepare_dataset(records: list[dict], model_dir: str, family: str, max_length
             "tokens": n_tokens}
 
 
+VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3")  # kernels that attend per packed sequence
+
+
+def packed_micro_batch(train: dict, ds_config: dict | None, accum: int, attention: str):
+    """``(train, ds_config, accum)`` for the model's attention implementation, with the same rows per step.
+
+    Padding-free packing flattens a micro batch of packed rows into one sequence. Varlen kernels (FlashAttention)
+    attend within each conversation of it; with sdpa or eager, transformers builds a block-diagonal mask over the
+    whole flattened sequence and attends over all of it, quadratic in micro_batch_size x max_length (8 rows of 768
+    tokens ran at 0.69x the padded batches' tokens/s on a CPU; benchmarks/train_throughput.py). There, each packed
+    row is its own micro batch and gradient accumulation makes up the rest.
+    """
+    rows = train["micro_batch_size"]
+    if not train["packing"] or attention in VARLEN_ATTENTION or rows == 1:
+        return train, ds_config, accum
+    if ds_config is not None:
+        ds_config = {**ds_config, "train_micro_batch_size_per_gpu": 1, "gradient_accumulation_steps": accum * rows}
+    return {**train, "micro_batch_size": 1}, ds_config, accum * rows
+
+
 def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[str]):
     """The SFTTrainer of one worker, from the plain-dict config ``c``."""
     from datasets import load_from_disk
@@ -53,6 +73,7 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
         model, lora = with_lora_and_new_rows(model, c["peft"], family, rows), None
     # Packing: best-fit-decreasing bins of whole conversations, padding-free (position ids restart per conversation,
     # which gives a block-diagonal attention mask); the assistant masks are packed with the tokens.
+    train, ds_config, accum = packed_micro_batch(train, ds_config, accum, model.config._attn_implementation)
     args = SFTConfig(**common_args(c, train, ds_config, accum, report_to),
                      gradient_checkpointing=train["gradient_checkpointing"], train_sampling_strategy=train["sampling"],
                      packing=train["packing"], packing_strategy="bfd", padding_free=train["packing"])
