@@ -75,9 +75,9 @@ class MiniSlurm:
             lines.append(f"NodeName={n} NodeHostname={host} NodeAddr=127.0.0.1 Port={free_port()} "
                          f"CPUs={self.cpus} RealMemory=8000 State=UNKNOWN")
         nodes = ",".join(self.nodes)
-        # Preemption as a site sets it up for requeueable jobs: a job in `urgent` preempts jobs in `debug`, which get
-        # their own --signal (the sbatch's B:USR1) at once and GraceTime seconds to checkpoint before being requeued.
-        lines += ["PreemptType=preempt/partition_prio", "PreemptMode=REQUEUE", "PreemptParameters=send_user_signal"]
+        # Preemption as sites set it up for requeueable jobs: a job in `urgent` preempts jobs in `debug`. Slurm 22.05
+        # SIGTERMs the preempted job's steps at once and gives the batch script GraceTime seconds.
+        lines += ["PreemptType=preempt/partition_prio", "PreemptMode=REQUEUE"]
         lines.append(f"PartitionName=debug Nodes={nodes} Default=YES MaxTime=INFINITE State=UP PriorityTier=1 "
                      f"PreemptMode=REQUEUE GraceTime={self.grace_s}")
         lines.append(f"PartitionName=urgent Nodes={nodes} MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF")

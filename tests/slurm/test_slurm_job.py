@@ -1,7 +1,7 @@
 """The Slurm path for real: `python -m launch.slurm` submits the tiny experiment to a two-node Slurm cluster on this
 machine; the sbatch script starts a Ray head and a Ray worker with srun, the driver trains across both, evaluates,
-and Ray is stopped. Then a job is preempted mid-training by a higher-priority job, checkpoints, is requeued and
-resumes from its checkpoint.
+and Ray is stopped. Then a job is interrupted mid-training twice (the time-limit signal, then real preemption by a
+higher-priority job), requeued each time, and resumes from its checkpoints.
 
 Each job pays Ray's start-up and Ray Train's ~30 s fixed cost per stage on 2 shared cores: the module runs two jobs.
 """
@@ -181,48 +181,72 @@ def _checkpoint_steps(storage: Path) -> list[int]:
     return steps
 
 
-def test_preempted_job_requeues_and_resumes_from_its_checkpoint(slurm_cluster, two_node_run, tmp_path):
-    """Real preemption mid-SFT: a job in the higher-priority partition needs the nodes; Slurm sends the job its
-    --signal (B:USR1) with GraceTime to go; the driver checkpoints and exits 75, the job requeues, the urgent job
-    runs, and the second run resumes from the checkpoint and finishes."""
+def _rank0(stages: Path) -> dict:
+    """What the SFT stage's rank-0 worker says of itself (node, pid, and the step it resumed from)."""
+    files = glob.glob(f"{stages}/sft-*/trainer/workers/rank0.json")
+    try:
+        return json.loads(Path(files[0]).read_text()) if files else {}
+    except ValueError:  # being written right now
+        return {}
+
+
+def _until_run(cluster, job_id: str, out: Path, n: int, storage: Path, newest: int, blocker: str | None = None) -> int:
+    """Wait until run ``n`` of the job has started; returns the newest checkpoint step seen by then."""
+    deadline = time.time() + 600
+    while f"restart {n} " not in batch_log(out, job_id):
+        assert time.time() < deadline, batch_log(out, job_id)[-3000:]
+        newest = max([newest, *_checkpoint_steps(storage)])
+        job = cluster.job(job_id)
+        if job["JobState"] == "PENDING" and int(job["Restarts"]) >= n \
+                and (blocker is None or cluster.job(blocker)["JobState"] in TERMINAL):
+            # Slurm holds a requeued job for ~2 minutes (BeginTime); an operator's nudge, to keep the test short.
+            cluster.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False)
+        time.sleep(0.5)
+    return newest
+
+
+def test_time_limit_signal_and_preemption_requeue_and_resume(slurm_cluster, two_node_run, tmp_path):
+    """One SFT job interrupted twice. First the time-limit path: USR1 to the batch shell (what --signal=B:USR1@N
+    sends), a checkpoint at once, exit 75, requeue. Then real preemption: a job in the higher-priority partition needs
+    the nodes, Slurm SIGTERMs the job's steps (the Ray nodes), the script sees the job's PreemptTime and requeues it,
+    and the rerun resumes from the newest periodic checkpoint. Each resume repeats at most one checkpoint interval."""
     every = 8
-    out = tmp_path / "out"
+    out, stages = tmp_path / "out", tmp_path / "stages"
     # Same data and base as the first job (reused from its stages), another seed so SFT itself runs again, three
-    # epochs so there is training left to interrupt.
+    # epochs so there is training left to interrupt twice.
     job_id, _ = launch(slurm_cluster, "+exp=quickstart", *ALLOCATION, "name=preempt", f"output_dir={out}",
-                       f"stages_dir={tmp_path}/stages", f"prebuilt_stages_dir={two_node_run['stages']}", "seed=1",
+                       f"stages_dir={stages}", f"prebuilt_stages_dir={two_node_run['stages']}", "seed=1",
                        "stages=[sft]", f"{CHECKPOINT_EVERY}={every}", *TINY, "sft.epochs=3")
-    storage = tmp_path / "stages" / "ray"  # Ray storage defaults to <stages_dir>/ray
+    storage = stages / "ray"  # Ray storage defaults to <stages_dir>/ray
     wait_job(slurm_cluster, job_id, 900, until=lambda j: j["JobState"] in TERMINAL or _checkpoint_steps(storage))
     assert _checkpoint_steps(storage), batch_log(out, job_id)[-3000:]
     signalled_at = max(_checkpoint_steps(storage))
+    slurm_cluster.run(["scancel", "--signal=USR1", "--batch", job_id])
+    newest = _until_run(slurm_cluster, job_id, out, 1, storage, signalled_at)
+
+    # Run 2: once it has resumed and saved a checkpoint of its own, preempt it.
+    wait_job(slurm_cluster, job_id, 900, until=lambda j: j["JobState"] in TERMINAL
+             or max(_checkpoint_steps(storage)) > newest)
+    first_resume = _rank0(stages).get("resumed_from_step")
+    preempted_at = max(_checkpoint_steps(storage))
     # Every CPU of both nodes: it can only start by preempting the training job.
     urgent = slurm_cluster.run(["sbatch", "--parsable", "--partition=urgent", "--nodes=2", "--ntasks-per-node=1",
                                 f"--cpus-per-task={slurm_cluster.cpus}", f"--output={tmp_path}/urgent-%j.out",
                                 "--wrap", "hostname"]).stdout.strip()
-    # The first run checkpoints and requeues; record the newest checkpoint before the second run starts training.
-    newest = signalled_at
-    deadline = time.time() + 600
-    while "restart 1 " not in batch_log(out, job_id):
-        assert time.time() < deadline, batch_log(out, job_id)[-3000:]
-        newest = max([newest, *_checkpoint_steps(storage)])
-        job = slurm_cluster.job(job_id)
-        if job["JobState"] == "PENDING" and int(job["Restarts"]) >= 1 \
-                and slurm_cluster.job(urgent)["JobState"] in TERMINAL:
-            # Slurm holds a requeued job for ~2 minutes (BeginTime); an operator's nudge, to keep the test short.
-            slurm_cluster.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False)
-        time.sleep(0.5)
+    newest2 = _until_run(slurm_cluster, job_id, out, 2, storage, preempted_at, blocker=urgent)
     assert slurm_cluster.job(urgent)["JobState"] == "COMPLETED"  # it ran in between, on the preempted nodes
+
     job = wait_job(slurm_cluster, job_id, 1200)
     log = batch_log(out, job_id)
     assert job["JobState"] == "COMPLETED", (job, log[-3000:])
-    assert int(job["Restarts"]) >= 1
-    assert "received SIGUSR1" in log and "driver exited with 75" in log and "requeueing job" in log
-    info = json.loads(Path(glob.glob(f"{tmp_path}/stages/sft-*/done.json")[0]).read_text())
+    assert int(job["Restarts"]) >= 2
+    assert "received SIGUSR1" in log and "driver exited with 75" in log
+    assert "preempted by Slurm at" in log and log.count("requeueing job") == 2
+    assert first_resume is not None and signalled_at <= first_resume and newest - first_resume <= every
+    info = json.loads(Path(glob.glob(f"{stages}/sft-*/done.json")[0]).read_text())
     resumed = info["resumed_from_step"]
-    assert resumed is not None and resumed >= signalled_at
-    assert newest - resumed <= every, f"resumed at {resumed}, but the first run had reached {newest}"
-    # Three epochs of the first job's one-epoch run, none lost or doubled by the interruption.
+    assert resumed is not None and preempted_at <= resumed and newest2 - resumed <= every, (preempted_at, resumed)
+    # Three epochs of the first job's one-epoch run, none lost or doubled by the interruptions.
     first = json.loads(Path(glob.glob(f"{two_node_run['stages']}/sft-*/done.json")[0]).read_text())
     assert info["global_step"] == 3 * first["global_step"]
     assert resumed < info["global_step"]  # the interruption really was mid-training
