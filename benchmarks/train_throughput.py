@@ -185,7 +185,8 @@ def main() -> None:
         return
     prepare(args, work)
     results = {}
-    for name in ("sft-plain", "sft-project", "ray-empty", "sft-packed", "sft-plain", "dpo-live", "dpo-precomputed"):
+    for name in ("sft-plain", "sft-project", "sft-packed", "sft-plain", "dpo-live", "dpo-precomputed", "ray-empty"):
+        _wait_for_ray_exit()
         proc = subprocess.run([sys.executable, __file__, "--part", name, "--work", str(work),
                                f"--examples={args.examples}", f"--hidden={args.hidden}", f"--layers={args.layers}"],
                               capture_output=True, text=True)
@@ -197,6 +198,15 @@ def main() -> None:
         print(name, results[key], flush=True)
     print(json.dumps(results, indent=1))
     report(args, work, results)
+
+
+def _wait_for_ray_exit(timeout: float = 60) -> None:
+    """Let the previous part's local Ray cluster finish exiting, so its processes do not share the next part's
+    cores."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and subprocess.run(["pgrep", "-f", "ray/core/src/ray/raylet/raylet|gcs_server"],
+                                                    capture_output=True).returncode == 0:
+        time.sleep(1)
 
 
 def report(args, work: Path, r: dict) -> None:
