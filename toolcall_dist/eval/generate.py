@@ -103,9 +103,10 @@ def _prefill_alone(model, enc):
     if min(lengths) < 2:
         return None
     width = ids.shape[1] - 1
+    last_only = {"logits_to_keep": 1} if model._supports_logits_to_keep() else {}  # the logits are not used
     layers: list[list] = []
     for row, n in zip(ids, lengths, strict=True):
-        out = model(input_ids=row[None, -n:-1], use_cache=True, logits_to_keep=1)
+        out = model(input_ids=row[None, -n:-1], use_cache=True, **last_only)
         if any(type(layer) is not DynamicLayer for layer in out.past_key_values.layers):
             return None  # sliding-window or other special layers: leave the cache to generate
         for i, layer in enumerate(out.past_key_values.layers):
