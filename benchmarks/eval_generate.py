@@ -41,6 +41,9 @@ def main() -> None:
                         help="BFCL-layout directory, e.g. a data stage's heldout/ (default: BFCL v4's own files; "
                              "a held-out set is prompted with the training data's tools)")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/performance.md")
+    parser.add_argument("--profile-prefill", action="store_true",
+                        help="only profile one forward over a left-padded batch of --batch-size prompts against the "
+                             "same prompts one by one (torch.profiler, top operators), then exit")
     args = parser.parse_args()
 
     import torch
@@ -59,6 +62,9 @@ def main() -> None:
     tok, model = load_tokenizer(model_dir), load_model(model_dir)
     entries = [e for c in cats for e in load_category(c, data_dir=args.data_dir, limit=args.n // len(cats))]
     prompts = [entry_prompt(fmt, tok, e, bfcl=args.data_dir is None) for e in entries]
+    if args.profile_prefill:
+        _profile_prefill(model, tok, prompts[: args.batch_size])
+        return
     stop, ctx, n = stop_token_ids(tok, fmt), context_length(model_dir), args.max_new_tokens
     generate(model, tok, prompts[:2], n, 2, stop, ctx)  # warm-up: first-call allocations and kernel selection
 
@@ -90,6 +96,24 @@ def main() -> None:
         update_performance_doc("eval_generate", "Eval generation: batched against one at a time",
                                "PYTHONPATH=. .venv/bin/python benchmarks/eval_generate.py "
                                + " ".join(shlex.quote(a) for a in sys.argv[1:]), body)
+
+
+def _profile_prefill(model, tok, prompts: list[str]) -> None:
+    """Where a padded batch's prompt processing spends its time, next to the same prompts processed one by one."""
+    import torch
+    from torch.profiler import profile
+
+    padded = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    alone = [tok([p], return_tensors="pt", add_special_tokens=False) for p in prompts]
+    for title, batches in ((f"one left-padded batch of {len(prompts)}", [padded]),
+                           (f"the same {len(prompts)} prompts one by one", alone)):
+        with torch.inference_mode():
+            model(**batches[0], logits_to_keep=1)  # warm-up
+            with profile() as prof:
+                for enc in batches:
+                    model(**enc, logits_to_keep=1)
+        print(f"\n{title}:")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from minislurm import MiniSlurm, ensure_installed  # tests/slurm is on sys.path (pytest's rootdir-less import)
+from ray_storage import registered_steps  # tests/ is on sys.path (its conftest.py)
 
 pytestmark = pytest.mark.slurm
 
@@ -218,9 +219,9 @@ def test_time_limit_signal_and_preemption_requeue_and_resume(slurm_cluster, two_
                        f"stages_dir={stages}", f"prebuilt_stages_dir={two_node_run['stages']}", "seed=1",
                        "stages=[sft]", f"{CHECKPOINT_EVERY}={every}", *TINY, "sft.epochs=3")
     storage = stages / "ray"  # Ray storage defaults to <stages_dir>/ray
-    wait_job(slurm_cluster, job_id, 900, until=lambda j: j["JobState"] in TERMINAL or _checkpoint_steps(storage))
-    assert _checkpoint_steps(storage), batch_log(out, job_id)[-3000:]
-    signalled_at = max(_checkpoint_steps(storage))
+    wait_job(slurm_cluster, job_id, 900, until=lambda j: j["JobState"] in TERMINAL or registered_steps(storage))
+    assert registered_steps(storage), batch_log(out, job_id)[-3000:]
+    signalled_at = max(registered_steps(storage))
     slurm_cluster.run(["scancel", "--signal=USR1", "--batch", job_id])
     newest = _until_run(slurm_cluster, job_id, out, 1, storage, signalled_at)
 
@@ -228,7 +229,8 @@ def test_time_limit_signal_and_preemption_requeue_and_resume(slurm_cluster, two_
     wait_job(slurm_cluster, job_id, 900, until=lambda j: j["JobState"] in TERMINAL
              or max(_checkpoint_steps(storage)) > newest)
     first_resume = _rank0(stages).get("resumed_from_step")
-    preempted_at = max(_checkpoint_steps(storage))
+    # The newest checkpoint Ray has registered: one still being uploaded when the nodes die is not resumed from.
+    preempted_at = max(registered_steps(storage))
     # Every CPU of both nodes: it can only start by preempting the training job.
     urgent = slurm_cluster.run(["sbatch", "--parsable", "--partition=urgent", "--nodes=2", "--ntasks-per-node=1",
                                 f"--cpus-per-task={slurm_cluster.cpus}", f"--output={tmp_path}/urgent-%j.out",
