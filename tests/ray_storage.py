@@ -1,4 +1,4 @@
-"""Reading a Ray Train run's storage directory in tests: which checkpoints Ray has registered.
+"""Reading a Ray Train run's storage directory in tests: which checkpoints Ray has registered, and which are saved.
 
 A checkpoint directory appears in storage as soon as the first worker uploads its files, but Ray only registers it
 (and only resumes from it) once every worker has reported; ``checkpoint_manager_snapshot.json`` lists the
@@ -24,3 +24,15 @@ def registered_steps(storage: Path) -> list[int]:
             if trainer_state.exists():
                 steps.append(json.loads(trainer_state.read_text())["global_step"])
     return sorted(steps)
+
+
+def saved_steps(storage: Path) -> list[int]:
+    """Global steps of every checkpoint directory with a trainer state under ``storage``, registered or not (a
+    superset of ``registered_steps``: the newest may still be uploading)."""
+    steps = []
+    for trainer_state in storage.glob("**/checkpoint_*/checkpoint/trainer_state.json"):
+        try:
+            steps.append(json.loads(trainer_state.read_text())["global_step"])
+        except (OSError, ValueError, KeyError):  # being written right now
+            pass
+    return steps

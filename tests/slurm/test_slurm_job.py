@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from minislurm import MiniSlurm, ensure_installed  # tests/slurm is on sys.path (pytest's rootdir-less import)
-from ray_storage import registered_steps  # tests/ is on sys.path (its conftest.py)
+from ray_storage import registered_steps, saved_steps  # tests/ is on sys.path (its conftest.py)
 
 pytestmark = pytest.mark.slurm
 
@@ -171,17 +171,6 @@ def test_ray_was_shut_down(two_node_run):
     assert two_node_run["ray_left"] == []
 
 
-def _checkpoint_steps(storage: Path) -> list[int]:
-    """Optimizer steps of the checkpoints Ray has in storage (the HF trainer state inside each)."""
-    steps = []
-    for p in glob.glob(f"{storage}/**/checkpoint_*/checkpoint/trainer_state.json", recursive=True):
-        try:
-            steps.append(json.loads(Path(p).read_text())["global_step"])
-        except (OSError, ValueError, KeyError):  # being written right now
-            pass
-    return steps
-
-
 def _rank0(stages: Path) -> dict:
     """What the SFT stage's rank-0 worker says of itself (node, pid, and the step it resumed from)."""
     files = glob.glob(f"{stages}/sft-*/trainer/workers/rank0.json")
@@ -196,7 +185,7 @@ def _until_run(cluster, job_id: str, out: Path, n: int, storage: Path, newest: i
     deadline = time.time() + 600
     while f"restart {n} " not in batch_log(out, job_id):
         assert time.time() < deadline, batch_log(out, job_id)[-3000:]
-        newest = max([newest, *_checkpoint_steps(storage)])
+        newest = max([newest, *saved_steps(storage)])
         job = cluster.job(job_id)
         if job["JobState"] == "PENDING" and int(job["Restarts"]) >= n \
                 and (blocker is None or cluster.job(blocker)["JobState"] in TERMINAL):
@@ -227,7 +216,7 @@ def test_time_limit_signal_and_preemption_requeue_and_resume(slurm_cluster, two_
 
     # Run 2: once it has resumed and saved a checkpoint of its own, preempt it.
     wait_job(slurm_cluster, job_id, 900, until=lambda j: j["JobState"] in TERMINAL
-             or max(_checkpoint_steps(storage)) > newest)
+             or max(saved_steps(storage)) > newest)
     first_resume = _rank0(stages).get("resumed_from_step")
     # The newest checkpoint Ray has registered: one still being uploaded when the nodes die is not resumed from.
     preempted_at = max(registered_steps(storage))

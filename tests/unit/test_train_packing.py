@@ -65,14 +65,17 @@ def test_packed_and_padded_batches_score_the_same_tokens(tmp_path):
 
 
 def test_packing_without_varlen_attention_takes_one_packed_row_per_micro_batch():
+    from toolcall_dist.train.deepspeed import deepspeed_config
     from toolcall_dist.train.sft import packed_micro_batch
 
-    train = {"packing": True, "micro_batch_size": 8, "global_batch_size": 32}
-    ds = {"train_micro_batch_size_per_gpu": 8, "gradient_accumulation_steps": 2, "train_batch_size": 32}
-    t, d, accum = packed_micro_batch(train, ds, 2, "sdpa")
+    train = {"packing": True, "micro_batch_size": 8, "global_batch_size": 32, "bf16": False}
+    t, accum = packed_micro_batch(train, 2, "sdpa")
     assert (t["micro_batch_size"], accum) == (1, 16)  # rows per optimizer step unchanged: 8 x 2 = 1 x 16
-    assert d == {"train_micro_batch_size_per_gpu": 1, "gradient_accumulation_steps": 16, "train_batch_size": 32}
-    assert train["micro_batch_size"] == 8 and ds["gradient_accumulation_steps"] == 2  # inputs untouched
-    assert packed_micro_batch(train, None, 2, "eager")[2] == 16  # plain DDP (no DeepSpeed config) too
-    for unchanged in [(train, ds, 2, "flash_attention_2"), ({**train, "packing": False}, ds, 2, "sdpa")]:
-        assert packed_micro_batch(*unchanged) == unchanged[:3]
+    assert train["micro_batch_size"] == 8  # input untouched
+    ds = deepspeed_config({"stage": 2, "bucket_size": 1, "offload_optimizer": False, "offload_params": False}, t,
+                          accum, use_gpu=False)  # what build_trainer hands DeepSpeed then
+    assert (ds["train_micro_batch_size_per_gpu"], ds["gradient_accumulation_steps"], ds["train_batch_size"]) == \
+        (1, 16, 32)
+    assert packed_micro_batch(train, 2, "eager")[1] == 16
+    for unchanged in [(train, 2, "flash_attention_2"), ({**train, "packing": False}, 2, "sdpa")]:
+        assert packed_micro_batch(*unchanged) == unchanged[:2]

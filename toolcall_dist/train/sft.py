@@ -37,8 +37,8 @@ def prepare_dataset(records: list[dict], model_dir: str, family: str, max_length
 VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3")  # kernels that attend per packed sequence
 
 
-def packed_micro_batch(train: dict, ds_config: dict | None, accum: int, attention: str):
-    """``(train, ds_config, accum)`` for the model's attention implementation, with the same rows per step.
+def packed_micro_batch(train: dict, accum: int, attention: str) -> tuple[dict, int]:
+    """``(train, accum)`` for the model's attention implementation, with the same rows per step.
 
     Padding-free packing flattens a micro batch of packed rows into one sequence. Varlen kernels (FlashAttention)
     attend within each conversation of it; with sdpa or eager, transformers builds a block-diagonal mask over the
@@ -48,10 +48,8 @@ def packed_micro_batch(train: dict, ds_config: dict | None, accum: int, attentio
     """
     rows = train["micro_batch_size"]
     if not train["packing"] or attention in VARLEN_ATTENTION or rows == 1:
-        return train, ds_config, accum
-    if ds_config is not None:
-        ds_config = {**ds_config, "train_micro_batch_size_per_gpu": 1, "gradient_accumulation_steps": accum * rows}
-    return {**train, "micro_batch_size": 1}, ds_config, accum * rows
+        return train, accum
+    return {**train, "micro_batch_size": 1}, accum * rows
 
 
 def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[str]):
@@ -61,6 +59,7 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     from trl import SFTConfig, SFTTrainer
 
     from toolcall_dist.train.common import common_args, load_model, peft_config, with_lora_and_new_rows
+    from toolcall_dist.train.deepspeed import deepspeed_config
 
     train = c["sft"]
     trust = c["model"]["trust_remote_code"]  # off unless the config says so: a checkpoint's code never runs by default
@@ -73,7 +72,9 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
         model, lora = with_lora_and_new_rows(model, c["peft"], family, rows), None
     # Packing: best-fit-decreasing bins of whole conversations, padding-free (position ids restart per conversation,
     # which gives a block-diagonal attention mask); the assistant masks are packed with the tokens.
-    train, ds_config, accum = packed_micro_batch(train, ds_config, accum, model.config._attn_implementation)
+    train, accum = packed_micro_batch(train, accum, model.config._attn_implementation)
+    if ds_config is not None:  # DeepSpeed's micro batch and accumulation follow
+        ds_config = deepspeed_config(c["deepspeed"], train, accum, c["cluster"]["use_gpu"])
     args = SFTConfig(**common_args(c, train, ds_config, accum, report_to),
                      gradient_checkpointing=train["gradient_checkpointing"], train_sampling_strategy=train["sampling"],
                      packing=train["packing"], packing_strategy="bfd", padding_free=train["packing"])
