@@ -182,14 +182,18 @@ def _rank0(stages: Path) -> dict:
 
 def _until_run(cluster, job_id: str, out: Path, n: int, storage: Path, newest: int, blocker: str | None = None) -> int:
     """Wait until run ``n`` of the job has started; returns the newest checkpoint step seen by then."""
-    deadline = time.time() + 600
+    deadline, pending_since = time.time() + 600, None
     while f"restart {n} " not in batch_log(out, job_id):
         assert time.time() < deadline, batch_log(out, job_id)[-3000:]
         newest = max([newest, *saved_steps(storage)])
         job = cluster.job(job_id)
-        if job["JobState"] == "PENDING" and int(job["Restarts"]) >= n \
+        requeued = job["JobState"] == "PENDING" and int(job["Restarts"]) >= n
+        pending_since = (pending_since or time.time()) if requeued else None
+        # Slurm holds a requeued job for ~2 minutes (BeginTime); an operator's nudge, to keep the test short. Not in
+        # the requeue's first seconds: a batch job launched again within the second its previous run's credential
+        # was revoked is killed as "non-startable" (seen once, with the nudge 0.15 s after the requeue).
+        if requeued and time.time() - pending_since >= 3 \
                 and (blocker is None or cluster.job(blocker)["JobState"] in TERMINAL):
-            # Slurm holds a requeued job for ~2 minutes (BeginTime); an operator's nudge, to keep the test short.
             cluster.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False)
         time.sleep(0.5)
     return newest
