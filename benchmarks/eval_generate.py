@@ -3,17 +3,20 @@ on the same BFCL prompts, in one run.
 
     python benchmarks/eval_generate.py [--model DIR] [--family qwen2_5] [--n 64] [--batch-size 16]
                                        [--max-new-tokens 48] [--categories simple_python,irrelevance]
-                                       [--threads N] [--data-dir DIR]
+                                       [--threads N] [--data-dir DIR] [--repeats 3]
 
-``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Prints examples/s and generated
-tokens/s of both ways, the speed-up, whether both wrote the same texts, and the time split into prompt processing
-(prefill) and decoding, and writes the table into docs/performance.md (``--no-doc``: print only).
+``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Three ways take turns: transformers'
+own ``generate`` on one prompt at a time, the project's generation with batches of one, and the project's batched
+generation. Prints examples/s and generated tokens/s of each, the speed-up against the faster one-at-a-time way,
+whether they wrote the same texts, and the time split into prompt processing (prefill) and decoding, and writes the
+table into docs/performance.md (``--no-doc``: print only).
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -40,6 +43,10 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None,
                         help="BFCL-layout directory, e.g. a data stage's heldout/ (default: BFCL v4's own files; "
                              "a held-out set is prompted with the training data's tools)")
+    parser.add_argument("--matmul-rate", action="store_true",
+                        help="only measure float32 matrix-product rates (a prefill-sized product, a large one), then "
+                             "exit: how close prefill runs to the machine's peak")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each way (the median is reported)")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/performance.md")
     parser.add_argument("--profile-prefill", action="store_true",
                         help="only profile one forward over a left-padded batch of --batch-size prompts against the "
@@ -51,6 +58,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    import toolcall_dist.eval.generate as gen_mod
     from toolcall_dist.eval.bfcl import load_category
     from toolcall_dist.eval.generate import context_length, generate, load_model, load_tokenizer, stop_token_ids
     from toolcall_dist.eval.prompts import entry_prompt
@@ -65,37 +73,92 @@ def main() -> None:
     if args.profile_prefill:
         _profile_prefill(model, tok, prompts[: args.batch_size])
         return
+    if args.matmul_rate:
+        _matmul_rate()
+        return
     stop, ctx, n = stop_token_ids(tok, fmt), context_length(model_dir), args.max_new_tokens
     generate(model, tok, prompts[:2], n, 2, stop, ctx)  # warm-up: first-call allocations and kernel selection
 
-    seq, t_seq = _timed(lambda: generate(model, tok, prompts, n, 1, stop, ctx))
-    bat, t_bat = _timed(lambda: generate(model, tok, prompts, n, args.batch_size, stop, ctx))
-    # Prompt processing alone (one new token), to split each time into prefill and decoding.
-    _, p_seq = _timed(lambda: generate(model, tok, prompts, 1, 1, stop, ctx))
-    _, p_bat = _timed(lambda: generate(model, tok, prompts, 1, args.batch_size, stop, ctx))
+    def batched(k, static=True):
+        gen_mod.STATIC_CACHE = static
+        try:
+            return generate(model, tok, prompts, k, args.batch_size, stop, ctx)
+        finally:
+            gen_mod.STATIC_CACHE = True
+
+    ways = {"transformers `generate`, one prompt at a time": lambda k: _plain(model, tok, prompts, k, stop),
+            "project, one at a time (batch of 1)": lambda k: generate(model, tok, prompts, k, 1, stop, ctx),
+            f"project, batched ({args.batch_size}), dynamic cache": lambda k: batched(k, static=False),
+            f"project, batched ({args.batch_size})": batched}
+    texts, total, prefill = {}, {w: [] for w in ways}, {w: [] for w in ways}
+    for _ in range(args.repeats):  # the ways take turns, so a slow spell of the machine hits each of them
+        for way, fn in ways.items():
+            texts[way], t = _timed(lambda fn=fn: fn(n))
+            total[way].append(t)
+            # Prompt processing alone (one new token), to split the time into prefill and decoding.
+            prefill[way].append(_timed(lambda fn=fn: fn(1))[1])
+    med = {w: statistics.median(total[w]) for w in ways}
+    pre = {w: statistics.median(prefill[w]) for w in ways}
+    plain, alone, dynamic, batched = ways
+    base = min(med[plain], med[alone])  # the faster way of generating one at a time
+    bat = texts[batched]
     done = [i for i, t in enumerate(bat) if t is not None]
     new_tokens = sum(len(tok(bat[i], add_special_tokens=False)["input_ids"]) for i in done)
-    same = sum(seq[i] == bat[i] for i in done)
+    same = {w: sum(texts[w][i] == bat[i] for i in done) for w in (plain, alone, dynamic)}
     lengths = [len(tok(prompts[i], add_special_tokens=False)["input_ids"]) for i in done]
     params = sum(p.numel() for p in model.parameters()) / 1e6
-    d_seq, d_bat = t_seq - p_seq, t_bat - p_bat
-    rows = [["one at a time", f"{len(done) / t_seq:.2f}", f"{new_tokens / t_seq:.0f}", f"{t_seq:.1f}",
-             f"{p_seq:.1f}", f"{d_seq:.1f}", "1.00"],
-            [f"batched ({args.batch_size})", f"{len(done) / t_bat:.2f}", f"{new_tokens / t_bat:.0f}",
-             f"{t_bat:.1f}", f"{p_bat:.1f}", f"{d_bat:.1f}", f"{t_seq / t_bat:.2f}"]]
+    rows = [[w, f"{len(done) / med[w]:.2f}", f"{new_tokens / med[w]:.0f}", f"{med[w]:.2f}", f"{pre[w]:.2f}",
+             f"{med[w] - pre[w]:.2f}", f"{base / med[w]:.2f}"] for w in ways]
     body = (f"Model `{Path(model_dir).parent.name}` ({params:.2f}M parameters), torch {torch.__version__}, "
             f"{torch.get_num_threads()} intra-op threads; {len(done)} prompts ({len(prompts) - len(done)} over "
-            f"length) from {', '.join(cats)}, {sum(lengths) / max(len(lengths), 1):.0f} tokens on average; greedy, "
-            f"at most {n} new tokens, {new_tokens} generated. Texts identical both ways: {same}/{len(done)}. "
-            f"Prefill = the same prompts with one new token; decoding = the rest.\n\n"
+            f"length) from {', '.join(cats)}, {sum(lengths) / max(len(lengths), 1):.0f} tokens on average; "
+            f"greedy, at most {n} new tokens, {new_tokens} generated. Median of {args.repeats} runs of each way, "
+            f"taking turns. Texts "
+            f"identical to the batched ones: {same[plain]}/{len(done)} (transformers one at a time), "
+            f"{same[alone]}/{len(done)} (project one at a time), {same[dynamic]}/{len(done)} (dynamic cache). "
+            f"Prefill = the same prompts with one new token; "
+            f"decoding = the rest; speed-up against the faster way one at a time.\n\n"
             + table(["generation", "examples/s", "tokens/s", "total s", "prefill s", "decoding s", "speed-up"], rows)
-            + f"\n\nDecoding alone is {d_seq / max(d_bat, 1e-9):.1f}x faster batched; prefill is "
-            f"{100 * p_seq / t_seq:.0f}% of the one-at-a-time time.\n")
+            + f"\n\nPrefill is {100 * pre[batched] / med[batched]:.0f}% of the batched time and "
+            f"{100 * pre[plain] / med[plain]:.0f}% of the time of transformers one at a time.\n")
     print(body)
     if not args.no_doc:
         update_performance_doc("eval_generate", "Eval generation: batched against one at a time",
                                "PYTHONPATH=. .venv/bin/python benchmarks/eval_generate.py "
                                + " ".join(shlex.quote(a) for a in sys.argv[1:]), body)
+
+
+def _plain(model, tok, prompts: list[str], max_new_tokens: int, stop: list[int]) -> list[str]:
+    """transformers' own ``generate`` on one prompt at a time (its own cache and prefill), cut at the turn end."""
+    import torch
+
+    out = []
+    for prompt in prompts:
+        enc = tok([prompt], return_tensors="pt", add_special_tokens=False)
+        with torch.inference_mode():
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
+                                 pad_token_id=tok.pad_token_id)
+        row = gen[0, enc["input_ids"].shape[1]:].tolist()
+        end = next((k + 1 for k, t in enumerate(row) if t in stop), len(row))
+        out.append(tok.decode(row[:end], skip_special_tokens=False))
+    return out
+
+
+def _matmul_rate() -> None:
+    """GFLOP/s of a prefill-sized float32 product (a 350-token prompt through a 128 -> 512 projection of the tiny
+    model) and of a large one, with torch's intra-op threads."""
+    import torch
+
+    for m, k, n, reps in ((350, 128, 512, 2000), (4096, 1024, 1024, 10)):
+        a, b = torch.randn(m, k), torch.randn(k, n)
+
+        def products(a=a, b=b, reps=reps):
+            for _ in range(reps):
+                torch.mm(a, b)
+
+        products(reps=max(reps // 10, 3))  # warm-up
+        _, t = _timed(products)
+        print(f"[{m}, {k}] x [{k}, {n}]: {t / reps * 1e6:.0f} us, {2 * m * k * n * reps / t / 1e9:.0f} GFLOP/s")
 
 
 def _profile_prefill(model, tok, prompts: list[str]) -> None:

@@ -50,6 +50,31 @@ def test_batched_generation_writes_what_one_at_a_time_writes(tiny):
     assert part == {i: batched[i] for i in p.batches[1]}
 
 
+def test_cpu_cache_holds_each_prompt_alone_left_padded_with_room_for_the_reply(tiny):
+    import torch
+    from transformers import StaticCache
+
+    from toolcall_dist.eval.generate import _cpu_cache
+
+    model, tok = tiny
+    prompts = ["<|im_start|>user\nWhat is the weather in Paris today?<|im_end|>\n", "<|im_start|>user\nhi<|im_end|>\n"]
+    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    n_long, n_short = enc["attention_mask"].sum(dim=1).tolist()
+    width = enc["input_ids"].shape[1] - 1  # the last column is generate's first input, not in the cache
+    with torch.inference_mode():
+        cache = _cpu_cache(model, enc, max_new_tokens=8)
+        alone = model(input_ids=enc["input_ids"][1:, -n_short:-1], use_cache=True).past_key_values
+    assert isinstance(cache, StaticCache) and cache.get_seq_length() == width
+    assert cache.layers[0].keys.shape[2] == width + 1 + 8  # room for every reply token
+    pad = width - (n_short - 1)
+    for layer, ref in zip(cache.layers, alone.layers, strict=True):
+        assert torch.equal(layer.keys[1, :, :pad], torch.zeros_like(layer.keys[1, :, :pad]))
+        assert torch.allclose(layer.keys[1, :, pad:width], ref.keys[0], atol=1e-6)
+        assert torch.allclose(layer.values[1, :, pad:width], ref.values[0], atol=1e-6)
+    with torch.inference_mode():  # a batch of one, or a prompt of one token, is left to generate
+        assert _cpu_cache(model, {k: v[:1] for k, v in enc.items()}, 8) is None
+
+
 def test_shards_take_whole_batches_round_robin():
     from toolcall_dist.ray_eval import shard_batches
 

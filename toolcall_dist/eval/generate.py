@@ -84,38 +84,50 @@ def load_model(model_dir: str, dtype: str = "float32", trust_remote_code: bool =
     return model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
 
 
-def _prefill_alone(model, enc):
-    """The batch's key/value cache, built one prompt at a time (CPU only; ``None`` where it does not apply).
+STATIC_CACHE = True  # False keeps the dynamic cache (benchmarks/eval_generate.py measures both)
 
-    On a CPU a padded batch is slower to prefill than its prompts one by one: the padding mask moves attention off
-    its causal fast path and the batch's activations no longer fit in the caches (benchmarks/eval_generate.py shows
-    it). So each prompt but its last token runs alone, unpadded; the states are left-padded into one cache, and
-    ``generate`` starts the batch at the last prompt column. The padded slots are masked out, and the positions that
-    ``generate`` derives from the attention mask are those the prompt had alone.
+
+def _cpu_cache(model, enc, max_new_tokens: int):
+    """The batch's key/value cache, prefilled the way a CPU is fastest (``None`` where it does not apply).
+
+    ``generate`` then starts the batch at its last prompt column and decodes it together. Two things make it faster
+    than ``generate`` prefilling a padded batch itself (docs/performance.md has the measurements):
+
+    * each prompt (but its last token) runs alone, unpadded: a padded batch moves attention off its causal fast path
+      and no longer fits in the caches, so on a CPU it is slower than its prompts one by one;
+    * the states go into a ``StaticCache`` sized for the whole reply: the dynamic cache copies itself at every
+      decoding step, which at a batch of 32 prompts of ~350 tokens is more than half of the decoding time.
+
+    Left padding sits in the cache as zeros that the attention mask hides; the positions ``generate`` derives from the
+    mask are those each prompt had alone. Models with sliding-window or other special cache layers are left to
+    ``generate``.
     """
     import torch
     import torch.nn.functional as F
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
+    from transformers import DynamicCache, StaticCache
+    from transformers.cache_utils import DynamicLayer, StaticLayer
 
     ids, mask = enc["input_ids"], enc["attention_mask"]
     lengths = mask.sum(dim=1).tolist()
-    if min(lengths) < 2:
-        return None
+    if len(lengths) < 2 or min(lengths) < 2:
+        return None  # a prompt alone needs no padding and gains nothing from a static cache
     width = ids.shape[1] - 1
     last_only = {"logits_to_keep": 1} if model._supports_logits_to_keep() else {}  # the logits are not used
-    layers: list[list] = []
+    per_row = []
     for row, n in zip(ids, lengths, strict=True):
-        out = model(input_ids=row[None, -n:-1], use_cache=True, **last_only)
+        out = model(input_ids=row[None, -n:-1], use_cache=True, **last_only)  # the last token is generate's input
         if any(type(layer) is not DynamicLayer for layer in out.past_key_values.layers):
             return None  # sliding-window or other special layers: leave the cache to generate
-        for i, layer in enumerate(out.past_key_values.layers):
-            pad = (0, 0, width - (n - 1), 0)  # left-pad the sequence dimension of [1, heads, seq, dim]
-            if i == len(layers):
-                layers.append([[], []])
-            layers[i][0].append(F.pad(layer.keys, pad))
-            layers[i][1].append(F.pad(layer.values, pad))
-    return DynamicCache(ddp_cache_data=[(torch.cat(k), torch.cat(v)) for k, v in layers])
+        pad = (0, 0, width - (n - 1), 0)  # left-pad the sequence dimension of [1, heads, seq, dim]
+        per_row.append([(F.pad(layer.keys, pad), F.pad(layer.values, pad)) for layer in out.past_key_values.layers])
+    keys = [torch.cat([states[i][0] for states in per_row]) for i in range(len(per_row[0]))]
+    values = [torch.cat([states[i][1] for states in per_row]) for i in range(len(per_row[0]))]
+    static = StaticCache(config=model.config, max_cache_len=width + 1 + max_new_tokens)
+    if not STATIC_CACHE or any(type(layer) is not StaticLayer for layer in static.layers):
+        return DynamicCache(ddp_cache_data=list(zip(keys, values, strict=True)))
+    for i, (k, v) in enumerate(zip(keys, values, strict=True)):
+        static.update(k, v, i)
+    return static
 
 
 def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], max_new_tokens: int,
@@ -129,7 +141,7 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}
         with torch.inference_mode():
-            cache = _prefill_alone(model, enc) if model.device.type == "cpu" else None
+            cache = _cpu_cache(model, enc, max_new_tokens) if model.device.type == "cpu" else None
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
                                  eos_token_id=stop_ids, pad_token_id=tok.pad_token_id, past_key_values=cache)
         for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:].tolist(), strict=True):
