@@ -3,11 +3,12 @@ on the same BFCL prompts, in one run.
 
     python benchmarks/eval_generate.py [--model DIR] [--family qwen2_5] [--n 64] [--batch-size 16]
                                        [--max-new-tokens 48] [--categories simple_python,irrelevance]
-                                       [--threads N] [--data-dir DIR] [--repeats 3]
+                                       [--threads N] [--data-dir DIR] [--repeats 3] [--vllm]
 
-``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Three ways take turns: transformers'
+``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Four ways take turns: transformers'
 own ``generate`` on one prompt at a time, the project's generation with batches of one, and the project's batched
-generation. Prints examples/s and generated tokens/s of each, the speed-up against the faster one-at-a-time way,
+generation with transformers' dynamic cache and with its static one (and, with ``--vllm`` on a GPU machine that has
+it, vLLM). Prints examples/s and generated tokens/s of each, the speed-up against the faster one-at-a-time way,
 whether they wrote the same texts, and the time split into prompt processing (prefill) and decoding, and writes the
 table into docs/performance.md (``--no-doc``: print only).
 """
@@ -47,11 +48,21 @@ def main() -> None:
                         help="only measure float32 matrix-product rates (a prefill-sized product, a large one), then "
                              "exit: how close prefill runs to the machine's peak")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each way (the median is reported)")
+    parser.add_argument("--vllm", action="store_true",
+                        help="also time vLLM on the same prompts (a GPU machine with vLLM installed); its engine "
+                             "start is reported apart from generation")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/performance.md")
     parser.add_argument("--profile-prefill", action="store_true",
                         help="only profile one forward over a left-padded batch of --batch-size prompts against the "
                              "same prompts one by one (torch.profiler, top operators), then exit")
     args = parser.parse_args()
+    if args.vllm:
+        import importlib.util
+
+        from toolcall_dist.eval.vllm_backend import INSTALL_HINT
+
+        if importlib.util.find_spec("vllm") is None:
+            raise SystemExit(f"--vllm: {INSTALL_HINT}")
 
     import torch
 
@@ -97,6 +108,7 @@ def main() -> None:
             total[way].append(t)
             # Prompt processing alone (one new token), to split the time into prefill and decoding.
             prefill[way].append(_timed(lambda fn=fn: fn(1))[1])
+    vllm = _vllm(model_dir, prompts, n, stop, args.repeats) if args.vllm else None
     med = {w: statistics.median(total[w]) for w in ways}
     pre = {w: statistics.median(prefill[w]) for w in ways}
     plain, alone, dynamic, batched = ways
@@ -109,6 +121,10 @@ def main() -> None:
     params = sum(p.numel() for p in model.parameters()) / 1e6
     rows = [[w, f"{len(done) / med[w]:.2f}", f"{new_tokens / med[w]:.0f}", f"{med[w]:.2f}", f"{pre[w]:.2f}",
              f"{med[w] - pre[w]:.2f}", f"{base / med[w]:.2f}"] for w in ways]
+    if vllm is not None:
+        same_vllm = sum(vllm["texts"][i] == bat[i] for i in done)
+        rows.append([f"vLLM (engine started in {vllm['start_s']:.0f} s, not counted)", f"{len(done) / vllm['s']:.2f}",
+                     f"{new_tokens / vllm['s']:.0f}", f"{vllm['s']:.2f}", "-", "-", f"{base / vllm['s']:.2f}"])
     body = (f"Model `{Path(model_dir).parent.name}` ({params:.2f}M parameters), torch {torch.__version__}, "
             f"{torch.get_num_threads()} intra-op threads; {len(done)} prompts ({len(prompts) - len(done)} over "
             f"length) from {', '.join(cats)}, {sum(lengths) / max(len(lengths), 1):.0f} tokens on average; "
@@ -120,7 +136,8 @@ def main() -> None:
             f"decoding = the rest; speed-up against the faster way one at a time.\n\n"
             + table(["generation", "examples/s", "tokens/s", "total s", "prefill s", "decoding s", "speed-up"], rows)
             + f"\n\nPrefill is {100 * pre[batched] / med[batched]:.0f}% of the batched time and "
-            f"{100 * pre[plain] / med[plain]:.0f}% of the time of transformers one at a time.\n")
+            f"{100 * pre[plain] / med[plain]:.0f}% of the time of transformers one at a time."
+            + (f" vLLM wrote the batched texts for {same_vllm}/{len(done)} prompts." if vllm else "") + "\n")
     print(body)
     if not args.no_doc:
         update_performance_doc("eval_generate", "Eval generation: batched against one at a time",
@@ -134,7 +151,7 @@ def _plain(model, tok, prompts: list[str], max_new_tokens: int, stop: list[int])
 
     out = []
     for prompt in prompts:
-        enc = tok([prompt], return_tensors="pt", add_special_tokens=False)
+        enc = {k: v.to(model.device) for k, v in tok([prompt], return_tensors="pt", add_special_tokens=False).items()}
         with torch.inference_mode():
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
                                  pad_token_id=tok.pad_token_id)
@@ -142,6 +159,18 @@ def _plain(model, tok, prompts: list[str], max_new_tokens: int, stop: list[int])
         end = next((k + 1 for k, t in enumerate(row) if t in stop), len(row))
         out.append(tok.decode(row[:end], skip_special_tokens=False))
     return out
+
+
+def _vllm(model_dir: str, prompts: list[str], max_new_tokens: int, stop: list[int], repeats: int) -> dict:
+    """vLLM on the same prompts: engine start, then the median generation time of ``repeats`` runs."""
+    from toolcall_dist.eval import vllm_backend
+
+    spec = {"model_dir": model_dir, "dtype": "float32", "max_new_tokens": max_new_tokens, "stop_ids": stop}
+    engine, start_s = _timed(lambda: vllm_backend.Engine(spec))
+    indexed, order = dict(enumerate(prompts)), list(range(len(prompts)))
+    vllm_backend.generate(engine, indexed, order[:2])  # warm-up
+    runs = [_timed(lambda: vllm_backend.generate(engine, indexed, order)) for _ in range(repeats)]
+    return {"start_s": start_s, "s": statistics.median(t for _, t in runs), "texts": runs[-1][0]}
 
 
 def _matmul_rate() -> None:

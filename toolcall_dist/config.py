@@ -19,6 +19,7 @@ BFCL_CATEGORIES = (
 SYNTHETIC_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
 STAGES = ("data", "base", "sft", "dpo", "eval")
 SOURCE_FORMATS = ("glaive", "xlam", "hermes", "bfcl")  # toolcall_dist.data.loaders.FORMATS
+ATTENTION = (None, "eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
 
 
 class ConfigError(ValueError):
@@ -85,6 +86,9 @@ class ModelConfig:
     add_format_tokens: bool = False
     serving_parser: str | None = None  # the serving engine's tool parser for this format (vLLM's name)
     dtype: str = "float32"
+    # Attention kernel for training (null: transformers' default, sdpa). flash_attention_2/3 attend within each packed
+    # conversation (sft.packing) and need the flash-attn package and a GPU.
+    attn_implementation: str | None = None
     # Run Python code shipped inside a checkpoint (a hub repo's modelling files). Off: a checkpoint is data, and only
     # this explicit flag lets one execute code on the driver and the workers.
     trust_remote_code: bool = False
@@ -96,6 +100,8 @@ class ModelConfig:
                f"set exactly one of model.path (hub id or local dir), model.gguf_file and model.tiny; got {sources}")
         _check(self.gguf_package is None or self.gguf_file is not None, "model.gguf_package", "needs model.gguf_file")
         _check(self.dtype in ("float32", "bfloat16", "float16"), "model.dtype", f"unknown dtype {self.dtype!r}")
+        _check(self.attn_implementation in ATTENTION, "model.attn_implementation",
+               f"unknown attention {self.attn_implementation!r}; known: {ATTENTION}")
 
 
 @dataclass
@@ -204,6 +210,9 @@ class SFTConfig:
     # Padding-free packing of whole conversations into max_length bins (block-diagonal attention, see train/sft.py)
     packing: bool = False
     bf16: bool = False
+    # Liger's Triton kernels (RMSNorm, RoPE, SwiGLU; TRL keeps its own fused LM-head loss) through TRL's
+    # use_liger_kernel, deprecated in TRL for Hub kernels: GPU only, needs the liger-kernel package
+    liger_kernel: bool = False
     logging_steps: int = 5
 
     def __post_init__(self) -> None:
@@ -391,6 +400,8 @@ class Config:
             _check(s in STAGES, "stages", f"unknown stage {s!r}; known: {STAGES}")
         for train_cfg, key in ((self.sft, "sft"), (self.dpo, "dpo")):
             grad_accum_steps(train_cfg.global_batch_size, train_cfg.micro_batch_size, self.cluster.num_workers, key)
+        _check(not self.sft.liger_kernel or self.cluster.use_gpu, "sft.liger_kernel",
+               "Liger's kernels are Triton GPU kernels; set cluster.use_gpu=true or sft.liger_kernel=false")
 
 
 def grad_accum_steps(global_batch: int, micro: int, world: int, key: str = "sft") -> int:

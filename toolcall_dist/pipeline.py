@@ -133,6 +133,8 @@ def _run(cfg) -> RunResult:
     # The tiny model's warm-up chats carry the system turn's reference date, so it is part of the base's key.
     base = Stage(root, "base", stage_key("base", base_key_parts(r["model"]), r["data"]["reference_date"]), prebuilt)
     train_common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
+    if r["model"]["attn_implementation"]:  # enters the keys only when set, so earlier stages stay valid
+        train_common.append(r["model"]["attn_implementation"])
     sft = Stage(root, "sft", stage_key("sft", data.key, base.key, r["sft"], *train_common))
     dpo = Stage(root, "dpo", stage_key("dpo", data.key, sft.key, r["dpo"], *train_common))
     stages = {"data": data, "base": base, "sft": sft, "dpo": dpo}

@@ -65,6 +65,8 @@ def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
         (["eval.backend=tgi"], "eval.backend"),
         (["eval.num_shards=0"], "eval.num_shards"),
         (["model.family=gpt9"], "model.family"),
+        (["model.attn_implementation=flash"], "model.attn_implementation"),
+        (["sft.liger_kernel=true"], "sft.liger_kernel"),  # the quickstart trains on CPU
         (["model.gguf_file=x.gguf"], "model.path"),  # two sources: the tiny model and a GGUF
         (["model=smollm2_135m", "model.path=HuggingFaceTB/SmolLM2-135M-Instruct"], "model.path"),
         (["model=smollm2_135m", "model.gguf_file=null", "model.path=/m"], "model.gguf_package"),

@@ -13,24 +13,34 @@ INSTALL_HINT = ("eval.backend=vllm needs vLLM, which is not installed here; inst
 
 def run_vllm(spec: dict, prompts: dict[int, str], indices: list[int]) -> dict[int, str]:
     """Greedy completions ``{index: text}`` of ``prompts[i]`` for each ``i`` in ``indices``."""
-    try:
-        from vllm import LLM, SamplingParams
-        from vllm.lora.request import LoRARequest
-    except ImportError as exc:
-        raise RuntimeError(INSTALL_HINT) from exc
     if not indices:
         return {}
-    from toolcall_dist.eval.generate import load_tokenizer
+    return generate(Engine(spec), prompts, indices)
 
-    lora = spec.get("lora")
-    model_dir = lora["base_dir"] if lora else spec["model_dir"]
-    tok = load_tokenizer(spec["model_dir"])
-    llm = LLM(model=model_dir, tokenizer=spec["model_dir"], dtype=spec["dtype"], enable_lora=bool(lora),
-              max_lora_rank=lora["rank"] if lora else 16)
-    params = SamplingParams(temperature=0.0, max_tokens=spec["max_new_tokens"], stop_token_ids=spec["stop_ids"],
-                            skip_special_tokens=False)
-    request = LoRARequest("adapter", 1, lora["adapter_dir"]) if lora else None
+
+class Engine:
+    """A vLLM engine for ``spec``, started once (benchmarks/eval_generate.py times its start apart from generation)."""
+
+    def __init__(self, spec: dict):
+        try:
+            from vllm import LLM, SamplingParams
+            from vllm.lora.request import LoRARequest
+        except ImportError as exc:
+            raise RuntimeError(INSTALL_HINT) from exc
+        from toolcall_dist.eval.generate import load_tokenizer
+
+        lora = spec.get("lora")
+        self.tok = load_tokenizer(spec["model_dir"])
+        self.llm = LLM(model=lora["base_dir"] if lora else spec["model_dir"], tokenizer=spec["model_dir"],
+                       dtype=spec["dtype"], enable_lora=bool(lora), max_lora_rank=lora["rank"] if lora else 16)
+        self.params = SamplingParams(temperature=0.0, max_tokens=spec["max_new_tokens"],
+                                     stop_token_ids=spec["stop_ids"], skip_special_tokens=False)
+        self.request = LoRARequest("adapter", 1, lora["adapter_dir"]) if lora else None
+
+
+def generate(engine: Engine, prompts: dict[int, str], indices: list[int]) -> dict[int, str]:
+    """``engine``'s greedy completions of ``prompts[i]`` for each ``i`` in ``indices``."""
     # Token ids, not text: the chat template already wrote any BOS, and vLLM would add another to a text prompt.
-    inputs = [{"prompt_token_ids": tok(prompts[i], add_special_tokens=False)["input_ids"]} for i in indices]
-    outputs = llm.generate(inputs, params, lora_request=request)
+    inputs = [{"prompt_token_ids": engine.tok(prompts[i], add_special_tokens=False)["input_ids"]} for i in indices]
+    outputs = engine.llm.generate(inputs, engine.params, lora_request=engine.request)
     return {i: out.outputs[0].text for i, out in zip(indices, outputs, strict=True)}

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 
-def load_model(model_dir: str, dtype: str, trust_remote_code: bool = False):
-    """The model to train. No KV cache in training: with one, transformers would not build the block-diagonal
-    attention mask that keeps packed (padding-free) sequences from attending to each other."""
+def load_model(c: dict):
+    """The model to train, from the worker config ``c`` (``model_dir``, ``dtype``; ``model.trust_remote_code`` and
+    ``model.attn_implementation``, whose null keeps transformers' default). No KV cache in training: with one,
+    transformers would not build the block-diagonal attention mask that keeps packed (padding-free) sequences from
+    attending to each other."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype),
-                                                 trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(c["model_dir"], dtype=getattr(torch, c["dtype"]),
+                                                 trust_remote_code=c["model"]["trust_remote_code"],
+                                                 attn_implementation=c["model"]["attn_implementation"])
     model.config.use_cache = False
     return model
 

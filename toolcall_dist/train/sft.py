@@ -64,7 +64,7 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     train = c["sft"]
     trust = c["model"]["trust_remote_code"]  # off unless the config says so: a checkpoint's code never runs by default
     tok = AutoTokenizer.from_pretrained(c["model_dir"], trust_remote_code=trust)
-    model = load_model(c["model_dir"], c["dtype"], trust)
+    model = load_model(c)
     family = c["model"]["family"]
     lora = peft_config(c["peft"], family)
     if lora is not None and c["added_tokens"]:  # delimiters the base stage added must learn their embeddings
@@ -77,6 +77,7 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
         ds_config = deepspeed_config(c["deepspeed"], train, accum, c["cluster"]["use_gpu"])
     args = SFTConfig(**common_args(c, train, ds_config, accum, report_to),
                      gradient_checkpointing=train["gradient_checkpointing"], train_sampling_strategy=train["sampling"],
-                     packing=train["packing"], packing_strategy="bfd", padding_free=train["packing"])
+                     packing=train["packing"], packing_strategy="bfd", padding_free=train["packing"],
+                     use_liger_kernel=train["liger_kernel"])
     return SFTTrainer(model=model, args=args, train_dataset=load_from_disk(c["dataset_dir"]), processing_class=tok,
                       peft_config=lora)

@@ -1,0 +1,59 @@
+"""Training options reach the model and TRL: ``model.attn_implementation`` decides the attention kernel the workers
+load (and with it how packed rows are batched); ``sft.liger_kernel`` turns on TRL's Liger path."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture()
+def worker_config(compose, shipped_tiny_model, tmp_path):
+    """A worker's plain-dict config for SFT on the shipped tiny model, with a four-conversation dataset."""
+    from datasets import Dataset
+    from omegaconf import OmegaConf
+
+    rows = [{"input_ids": list(range(3, 3 + n)), "assistant_masks": [0] * (n // 2) + [1] * (n - n // 2)}
+            for n in (6, 9, 12, 7)]
+    Dataset.from_list(rows).save_to_disk(str(tmp_path / "ds"))
+
+    def make(*overrides: str) -> dict:
+        cfg = OmegaConf.to_container(compose(["+exp=quickstart", "cluster.num_workers=1", *overrides]), resolve=True)
+        return {**cfg, "added_tokens": [], "dtype": "float32", "model_dir": str(shipped_tiny_model),
+                "dataset_dir": str(tmp_path / "ds"), "trainer_dir": str(tmp_path / "trainer"), "run_name": "t"}
+
+    return make
+
+
+def test_attention_choice_is_what_the_worker_loads(worker_config):
+    from toolcall_dist.train.common import load_model
+
+    assert load_model(worker_config()).config._attn_implementation == "sdpa"  # null: transformers' default
+    assert load_model(worker_config("model.attn_implementation=eager")).config._attn_implementation == "eager"
+    with pytest.raises(ImportError, match="FlashAttention2"):  # reaches from_pretrained, which needs the package
+        load_model(worker_config("model.attn_implementation=flash_attention_2"))
+
+
+def test_packed_rows_follow_the_loaded_attention(worker_config):
+    from toolcall_dist.train.sft import build_trainer
+
+    trainer = build_trainer(worker_config("sft.packing=true", "model.attn_implementation=eager"), None, 2, [])
+    # eager attends over a whole flattened micro batch, so each packed row is its own micro batch (train/sft.py)
+    assert (trainer.args.per_device_train_batch_size, trainer.args.gradient_accumulation_steps) == (1, 16)
+    assert trainer.model.config._attn_implementation == "eager"
+
+
+def test_liger_kernel_reaches_trl(worker_config):
+    from transformers.utils import is_liger_kernel_available
+
+    from toolcall_dist.train.sft import build_trainer
+
+    trainer = build_trainer(worker_config("sft.liger_kernel=true", "cluster.use_gpu=true"), None, 1, [])
+    # TRL took the flag: it keeps Liger's layer kernels and leaves the LM head to its own fused log-prob head
+    assert trainer.args.use_liger_kernel is True
+    assert trainer.args.liger_kernel_config == {"fused_linear_cross_entropy": False}
+    if not is_liger_kernel_available():  # transformers applies the kernels as training starts
+        with pytest.raises(ImportError, match="liger-kernel"):
+            trainer.train()
+    assert build_trainer(worker_config(), None, 1, []).args.use_liger_kernel is False
