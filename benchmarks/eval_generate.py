@@ -90,7 +90,7 @@ def main() -> None:
     stop, ctx, n = stop_token_ids(tok, fmt), context_length(model_dir), args.max_new_tokens
     generate(model, tok, prompts[:2], n, 2, stop, ctx)  # warm-up: first-call allocations and kernel selection
 
-    def batched(k, static=True):
+    def run_batched(k, static=True):
         gen_mod.STATIC_CACHE = static
         try:
             return generate(model, tok, prompts, k, args.batch_size, stop, ctx)
@@ -99,8 +99,8 @@ def main() -> None:
 
     ways = {"transformers `generate`, one prompt at a time": lambda k: _plain(model, tok, prompts, k, stop),
             "project, one at a time (batch of 1)": lambda k: generate(model, tok, prompts, k, 1, stop, ctx),
-            f"project, batched ({args.batch_size}), dynamic cache": lambda k: batched(k, static=False),
-            f"project, batched ({args.batch_size})": batched}
+            f"project, batched ({args.batch_size}), dynamic cache": lambda k: run_batched(k, static=False),
+            f"project, batched ({args.batch_size})": run_batched}
     texts, total, prefill = {}, {w: [] for w in ways}, {w: [] for w in ways}
     for _ in range(args.repeats):  # the ways take turns, so a slow spell of the machine hits each of them
         for way, fn in ways.items():
@@ -122,7 +122,9 @@ def main() -> None:
     rows = [[w, f"{len(done) / med[w]:.2f}", f"{new_tokens / med[w]:.0f}", f"{med[w]:.2f}", f"{pre[w]:.2f}",
              f"{med[w] - pre[w]:.2f}", f"{base / med[w]:.2f}"] for w in ways]
     if vllm is not None:
-        same_vllm = sum(vllm["texts"][i] == bat[i] for i in done)
+        # vLLM's text leaves out the stop token that ended it; transformers' keeps it
+        ends = tuple(tok.decode([s], skip_special_tokens=False) for s in stop)
+        same_vllm = sum(vllm["texts"][i] == _without(bat[i], ends) for i in done)
         rows.append([f"vLLM (engine started in {vllm['start_s']:.0f} s, not counted)", f"{len(done) / vllm['s']:.2f}",
                      f"{new_tokens / vllm['s']:.0f}", f"{vllm['s']:.2f}", "-", "-", f"{base / vllm['s']:.2f}"])
     body = (f"Model `{Path(model_dir).parent.name}` ({params:.2f}M parameters), torch {torch.__version__}, "
@@ -159,6 +161,10 @@ def _plain(model, tok, prompts: list[str], max_new_tokens: int, stop: list[int])
         end = next((k + 1 for k, t in enumerate(row) if t in stop), len(row))
         out.append(tok.decode(row[:end], skip_special_tokens=False))
     return out
+
+
+def _without(text: str, ends: tuple[str, ...]) -> str:
+    return next((text[: -len(e)] for e in ends if e and text.endswith(e)), text)
 
 
 def _vllm(model_dir: str, prompts: list[str], max_new_tokens: int, stop: list[int], repeats: int) -> dict:

@@ -156,6 +156,11 @@ def main() -> None:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"--variants: unknown {unknown}; known: {VARIANTS}")
+    import torch
+
+    if args.size != "tiny" and not torch.cuda.is_available():
+        raise SystemExit(f"--size {args.size} trains in bf16 on a GPU and there is none; --size tiny runs the same "
+                         "code on a CPU")
     prepare(args, work)
     rate, results = bf16_matmul_rate(), {}
     for v in variants:

@@ -237,7 +237,7 @@ def _save(trainer, out: Path, c: dict, rank: int) -> None:
         from transformers.integrations.deepspeed import unset_hf_deepspeed_config
 
         unset_hf_deepspeed_config()
-    base = load_model(c)
+    base = load_model({**c, "model": {**c["model"], "attn_implementation": None}})  # merging runs no attention
     base.config.use_cache = True
     model = get_peft_model(base, peft_config(c["peft"], c["model"]["family"]))
     missing, unexpected = model.load_state_dict(state, strict=False)
