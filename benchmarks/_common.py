@@ -60,6 +60,21 @@ def worker_config(cfg: dict, stage: str, model_dir: Path, dataset_dir: Path, wor
             "storage_path": str(work / "ray"), "stage": stage}
 
 
+def run_part(script: str, name: str, work: Path, argv: list[str]) -> dict:
+    """Run one measurement, ``script --part name``, in a fresh process (its own memory peak, no state left by the
+    others) and return the JSON it printed on its ``RESULT`` line."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, script, *argv, "--part", name, "--work", str(work)],
+                          capture_output=True, text=True)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise SystemExit(f"{name} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
 def machine() -> str:
     return f"{os.cpu_count()} CPU cores, {platform.machine()}, no GPU" if not _has_cuda() else _gpu_name()
 

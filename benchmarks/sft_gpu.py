@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import TOKENIZER_DIR, compose, compose_config, table, update_performance_doc, worker_config  # noqa: E402
+from _common import TOKENIZER_DIR, compose, compose_config, run_part, table, update_performance_doc, worker_config  # noqa: E402
 
 STEADY_AFTER = 3  # steps left out of the steady state (allocator warm-up, kernel autotuning)
 SIZES = {  # Qwen2.5-0.5B's shape, and a tiny one that runs the same code on a CPU
@@ -167,12 +166,7 @@ def main() -> None:
         if (reason := why_not(v)) is not None:
             results[v] = {"not_run": reason}
             continue
-        cmd = [sys.executable, __file__, "--part", v, "--work", str(work), *sys.argv[1:]]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-        if proc.returncode or not lines:
-            raise SystemExit(f"{v} failed:\n{proc.stderr[-4000:]}")
-        results[v] = json.loads(lines[-1][7:])
+        results[v] = run_part(__file__, v, work, sys.argv[1:])  # its --part and --work come last and win
         print(v, results[v], flush=True)
     report(args, work, rate, results)
 

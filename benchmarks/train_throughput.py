@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import compose, compose_config, random_model, table, update_performance_doc, worker_config  # noqa: E402
+from _common import compose, compose_config, random_model, run_part, table, update_performance_doc, worker_config  # noqa: E402
 
 STEADY_AFTER = 2  # steps left out of the steady state (first-step allocation, thread pools warming)
 
@@ -188,14 +188,9 @@ def main() -> None:
     results = {}
     for name in ("sft-plain", "sft-project", "sft-packed", "sft-plain", "dpo-live", "dpo-precomputed", "ray-empty"):
         _wait_for_ray_exit()
-        proc = subprocess.run([sys.executable, __file__, "--part", name, "--work", str(work),
-                               f"--examples={args.examples}", f"--hidden={args.hidden}", f"--layers={args.layers}"],
-                              capture_output=True, text=True)
-        lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-        if proc.returncode or not lines:
-            raise SystemExit(f"{name} failed:\n{proc.stderr[-4000:]}")
         key = name if name not in results else name + "-again"
-        results[key] = json.loads(lines[-1][7:])
+        results[key] = run_part(__file__, name, work, [f"--examples={args.examples}", f"--hidden={args.hidden}",
+                                                       f"--layers={args.layers}"])
         print(name, results[key], flush=True)
     print(json.dumps(results, indent=1))
     report(args, work, results)
