@@ -50,10 +50,11 @@ def test_batched_generation_writes_what_one_at_a_time_writes(tiny):
     assert part == {i: batched[i] for i in p.batches[1]}
 
 
-def test_cpu_cache_holds_each_prompt_alone_left_padded_with_room_for_the_reply(tiny):
+def test_cpu_cache_holds_each_prompt_alone_left_padded_with_room_for_the_reply(tiny, monkeypatch):
     import torch
-    from transformers import StaticCache
+    from transformers import DynamicCache, StaticCache
 
+    from toolcall_dist.eval import generate as gen
     from toolcall_dist.eval.generate import _cpu_cache
 
     model, tok = tiny
@@ -73,6 +74,13 @@ def test_cpu_cache_holds_each_prompt_alone_left_padded_with_room_for_the_reply(t
         assert torch.allclose(layer.values[1, :, pad:width], ref.values[0], atol=1e-6)
     with torch.inference_mode():  # a batch of one, or a prompt of one token, is left to generate
         assert _cpu_cache(model, {k: v[:1] for k, v in enc.items()}, 8) is None
+    monkeypatch.setattr(gen, "STATIC_CACHE", False)  # the benchmark's comparison: the same states, growing cache
+    with torch.inference_mode():
+        dynamic = _cpu_cache(model, enc, max_new_tokens=8)
+    assert type(dynamic) is DynamicCache and dynamic.get_seq_length() == width
+    for layer, static_layer in zip(dynamic.layers, cache.layers, strict=True):
+        assert torch.equal(layer.keys, static_layer.keys[:, :, :width])
+        assert torch.equal(layer.values, static_layer.values[:, :, :width])
 
 
 def test_shards_take_whole_batches_round_robin():
