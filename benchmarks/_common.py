@@ -36,18 +36,21 @@ def compose(overrides: list[str]) -> dict:
     return OmegaConf.to_container(compose_config(overrides), resolve=True)
 
 
-def random_model(out: Path, hidden: int, layers: int) -> Path:
-    """A Qwen2-architecture model with random weights and the tiny tokenizer (throughput needs no training)."""
+def random_model(out: Path, hidden: int, layers: int, dtype: str = "float32", **shape) -> Path:
+    """A Qwen2-architecture model with random weights and the tiny tokenizer (throughput needs no training). ``shape``
+    overrides Qwen2Config fields (heads, MLP width, vocabulary: a larger vocabulary still takes the tiny tokenizer's
+    ids, which lie inside it)."""
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
-    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
-                      num_attention_heads=max(2, hidden // 64), num_key_value_heads=max(1, hidden // 128),
-                      max_position_embeddings=2048, tie_word_embeddings=True,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    Qwen2ForCausalLM(cfg).save_pretrained(out)
+    cfg = Qwen2Config(**{"vocab_size": len(tok), "hidden_size": hidden, "intermediate_size": 4 * hidden,
+                         "num_hidden_layers": layers, "num_attention_heads": max(2, hidden // 64),
+                         "num_key_value_heads": max(1, hidden // 128), "max_position_embeddings": 2048, **shape},
+                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
+    Qwen2ForCausalLM(cfg).to(getattr(torch, dtype)).save_pretrained(out)
     tok.save_pretrained(out)
     return out
 
@@ -60,19 +63,33 @@ def worker_config(cfg: dict, stage: str, model_dir: Path, dataset_dir: Path, wor
             "storage_path": str(work / "ray"), "stage": stage}
 
 
+RESULT = "RESULT "  # the line on which a part process prints its JSON result
+
+
 def run_part(script: str, name: str, work: Path, argv: list[str]) -> dict:
     """Run one measurement, ``script --part name``, in a fresh process (its own memory peak, no state left by the
-    others) and return the JSON it printed on its ``RESULT`` line."""
+    others) and return the JSON it printed on its ``RESULT`` line (``answer_part`` prints it)."""
     import json
     import subprocess
     import sys
 
     proc = subprocess.run([sys.executable, script, *argv, "--part", name, "--work", str(work)],
                           capture_output=True, text=True)
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    lines = [x for x in proc.stdout.splitlines() if x.startswith(RESULT)]
     if proc.returncode or not lines:
         raise SystemExit(f"{name} failed:\n{proc.stderr[-4000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len(RESULT):])
+
+
+def answer_part(args, work: Path, part) -> bool:
+    """In a process ``run_part`` started (``--part`` given): run ``part(name, args, work)``, print its result on the
+    ``RESULT`` line and return True; otherwise return False."""
+    import json
+
+    if not args.part:
+        return False
+    print(RESULT + json.dumps(part(args.part, args, work)), flush=True)
+    return True
 
 
 def machine() -> str:

@@ -151,15 +151,15 @@ def _plain(model, tok, prompts: list[str], max_new_tokens: int, stop: list[int])
     """transformers' own ``generate`` on one prompt at a time (its own cache and prefill), cut at the turn end."""
     import torch
 
+    from toolcall_dist.eval.generate import reply_text
+
     out = []
     for prompt in prompts:
         enc = {k: v.to(model.device) for k, v in tok([prompt], return_tensors="pt", add_special_tokens=False).items()}
         with torch.inference_mode():
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
                                  pad_token_id=tok.pad_token_id)
-        row = gen[0, enc["input_ids"].shape[1]:].tolist()
-        end = next((k + 1 for k, t in enumerate(row) if t in stop), len(row))
-        out.append(tok.decode(row[:end], skip_special_tokens=False))
+        out.append(reply_text(tok, gen[0, enc["input_ids"].shape[1]:].tolist(), stop))
     return out
 
 

@@ -27,14 +27,23 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import TOKENIZER_DIR, compose, compose_config, run_part, table, update_performance_doc, worker_config  # noqa: E402
+from _common import (  # noqa: E402
+    answer_part,
+    compose,
+    compose_config,
+    random_model,
+    run_part,
+    table,
+    update_performance_doc,
+    worker_config,
+)
 
 STEADY_AFTER = 3  # steps left out of the steady state (allocator warm-up, kernel autotuning)
-SIZES = {  # Qwen2.5-0.5B's shape, and a tiny one that runs the same code on a CPU
+SIZES = {  # Qwen2.5-0.5B's shape, and a tiny one that runs the same code on a CPU (its vocabulary: the tokenizer's)
     "0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
                  num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768, rope_theta=1e6),
     "tiny": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2,
-                 num_key_value_heads=1, vocab_size=None, max_position_embeddings=2048, rope_theta=1e4),
+                 num_key_value_heads=1, max_position_embeddings=2048, rope_theta=1e4),
 }
 VARIANTS = ("padded", "packed", "padded+liger", "packed+liger")
 
@@ -52,9 +61,6 @@ def _overrides(args) -> list[str]:
 
 def prepare(args, work: Path) -> None:
     """Data stage, the random-weight model and the SFT dataset, written once under ``work``."""
-    import torch
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
-
     from toolcall_dist import pipeline
     from toolcall_dist.stages import read_jsonl
     from toolcall_dist.train import sft
@@ -62,19 +68,24 @@ def prepare(args, work: Path) -> None:
     overrides = [*_overrides(args), f"output_dir={work}/run", f"stages_dir={work}/stages", "stages=[data]"]
     result = pipeline.run(compose_config(overrides))
     train_dir = result.stage_dirs["data"] / "train"
-    tok = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
-    shape = {**SIZES[args.size]}
-    shape["vocab_size"] = shape["vocab_size"] or len(tok)
-    torch.manual_seed(0)
-    model = Qwen2ForCausalLM(Qwen2Config(**shape, tie_word_embeddings=True, bos_token_id=tok.bos_token_id,
-                                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
-    model.to(torch.bfloat16 if args.size != "tiny" else torch.float32).save_pretrained(work / "model_in")
-    tok.save_pretrained(work / "model_in")
+    shape = dict(SIZES[args.size])
+    random_model(work / "model_in", shape.pop("hidden_size"), shape.pop("num_hidden_layers"),
+                 "bfloat16" if args.size != "tiny" else "float32", **shape)
     records = read_jsonl(train_dir / "good.jsonl") + read_jsonl(train_dir / "no_tool.jsonl")
     stats = sft.prepare_dataset(records, str(work / "model_in"), "qwen2_5", args.max_length, True,
                                 str(work / "sft_dataset"))
-    stats["parameters"] = sum(p.numel() for p in model.parameters())
+    stats["parameters"] = _parameters(work / "model_in")
     (work / "prepared.json").write_text(json.dumps(stats))
+
+
+def _parameters(model_dir: Path) -> int:
+    """Parameters of the model in ``model_dir``, counted without materialising its weights."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir))
+    return sum(p.numel() for p in model.parameters())
 
 
 def bf16_matmul_rate() -> float | None:
@@ -148,8 +159,7 @@ def main() -> None:
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="sft_gpu_"))
-    if args.part:
-        print("RESULT " + json.dumps(part(args.part, args, work)), flush=True)
+    if answer_part(args, work, part):
         return
     variants = args.variants.split(",")
     unknown = [v for v in variants if v not in VARIANTS]

@@ -26,7 +26,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import compose, compose_config, random_model, run_part, table, update_performance_doc, worker_config  # noqa: E402
+from _common import (  # noqa: E402
+    answer_part,
+    compose,
+    compose_config,
+    random_model,
+    run_part,
+    table,
+    update_performance_doc,
+    worker_config,
+)
 
 STEADY_AFTER = 2  # steps left out of the steady state (first-step allocation, thread pools warming)
 
@@ -181,8 +190,7 @@ def main() -> None:
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="train_bench_"))
-    if args.part:
-        print("RESULT " + json.dumps(part(args.part, args, work)), flush=True)
+    if answer_part(args, work, part):
         return
     prepare(args, work)
     results = {}

@@ -130,6 +130,13 @@ def _cpu_cache(model, enc, max_new_tokens: int):
     return static
 
 
+def reply_text(tok, row: list[int], stop_ids: list[int]) -> str:
+    """The text of generated token ids ``row`` up to and with its first stop token. A finished row of a batch is
+    filled with padding after its stop token, which was never generated."""
+    end = next((k + 1 for k, t in enumerate(row) if t in stop_ids), len(row))
+    return tok.decode(row[:end], skip_special_tokens=False)
+
+
 def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], max_new_tokens: int,
                 stop_ids: list[int], label: str = "") -> dict[int, str]:
     """Greedy completions for the prompts of ``batches``; each text ends at (and keeps) the first stop token."""
@@ -145,9 +152,7 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
                                  eos_token_id=stop_ids, pad_token_id=tok.pad_token_id, past_key_values=cache)
         for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:].tolist(), strict=True):
-            # Finished rows are filled with padding after their stop token; it was never generated.
-            end = next((k + 1 for k, t in enumerate(row) if t in stop_ids), len(row))
-            out[i] = tok.decode(row[:end], skip_special_tokens=False)
+            out[i] = reply_text(tok, row, stop_ids)
         done += len(idx)
         log.info("eval %s: generated %d/%d (%.0fs)", label, done, sum(map(len, batches)), time.time() - t0)
     return out
