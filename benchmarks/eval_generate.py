@@ -4,6 +4,7 @@ on the same BFCL prompts, in one run.
     python benchmarks/eval_generate.py [--model DIR] [--family qwen2_5] [--n 64] [--batch-size 16]
                                        [--max-new-tokens 48] [--categories simple_python,irrelevance]
                                        [--threads N] [--data-dir DIR] [--repeats 3] [--vllm]
+                                       [--matmul-rate | --prefill-ways | --profile-prefill | --profile-decode]
 
 ``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Four ways take turns: transformers'
 own ``generate`` on one prompt at a time, the project's generation with batches of one, and the project's batched
@@ -52,6 +53,14 @@ def main() -> None:
                         help="also time vLLM on the same prompts (a GPU machine with vLLM installed); its engine "
                              "start is reported apart from generation")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/performance.md")
+    parser.add_argument("--prefill-ways", action="store_true",
+                        help="only time the prompts' prefill (each prompt but its last token, as eval.generate runs "
+                             "it) three ways, taking turns: each prompt alone on all threads; alone, side by side on "
+                             "one core per thread; in right-padded pairs side by side (the project's); then exit")
+    parser.add_argument("--profile-decode", action="store_true",
+                        help="only profile the decoding of the plan's first batch of --batch-size prompts "
+                             "(torch.profiler, top operators) and the bytes of key/value cache its attention reads, "
+                             "then exit")
     parser.add_argument("--profile-prefill", action="store_true",
                         help="only profile one forward over a left-padded batch of --batch-size prompts against the "
                              "same prompts one by one (torch.profiler, top operators), then exit")
@@ -86,6 +95,12 @@ def main() -> None:
         return
     if args.matmul_rate:
         _matmul_rate()
+        return
+    if args.profile_decode:
+        _profile_decode(model, tok, prompts, args.batch_size, args.max_new_tokens, stop_token_ids(tok, fmt))
+        return
+    if args.prefill_ways:
+        _prefill_ways(model, tok, prompts, args.repeats)
         return
     stop, ctx, n = stop_token_ids(tok, fmt), context_length(model_dir), args.max_new_tokens
     generate(model, tok, prompts[:2], n, 2, stop, ctx)  # warm-up: first-call allocations and kernel selection
@@ -194,6 +209,62 @@ def _matmul_rate() -> None:
         products(reps=max(reps // 10, 3))  # warm-up
         _, t = _timed(products)
         print(f"[{m}, {k}] x [{k}, {n}]: {t / reps * 1e6:.0f} us, {2 * m * k * n * reps / t / 1e9:.0f} GFLOP/s")
+
+
+def _prefill_ways(model, tok, prompts: list[str], repeats: int) -> None:
+    """Seconds to prefill all prompts (but their last tokens, in the plan's length order) each way; median of
+    ``repeats`` turns, and whether every way left the same states."""
+    import torch
+
+    from toolcall_dist.eval.generate import _prefill_each
+
+    rows = sorted((torch.tensor(ids[:-1]) for ids in tok(prompts, add_special_tokens=False)["input_ids"]), key=len)
+    ways = {"each prompt alone, torch's threads splitting each operator": {"group": 1, "side_by_side": False},
+            "each prompt alone, side by side, one core each": {"group": 1},
+            "right-padded pairs, side by side, one core each (eval.generate)": {"group": 2}}
+    times, states = {w: [] for w in ways}, {}
+    for _ in range(repeats):
+        for way, kw in ways.items():
+            states[way], t = _timed(lambda kw=kw: _prefill_each(model, rows, **kw))
+            times[way].append(t)
+    first = next(iter(ways))
+    same = {w: all(torch.allclose(a, b, atol=1e-5) for ra, rb in zip(states[w], states[first], strict=True)
+                   for la, lb in zip(ra, rb, strict=True) for a, b in zip(la, lb, strict=True)) for w in ways}
+    base = statistics.median(times[first])
+    print(f"{len(rows)} prompts, {sum(map(len, rows)) / len(rows):.0f} tokens on average, "
+          f"{torch.get_num_threads()} threads, median of {repeats}:")
+    print(table(["prefill", "s", "speed-up", "same states"],
+                [[w, f"{statistics.median(times[w]):.2f}", f"{base / statistics.median(times[w]):.2f}",
+                  "yes" if same[w] else "NO"] for w in ways]))
+
+
+def _profile_decode(model, tok, prompts: list[str], batch_size: int, max_new_tokens: int, stop: list[int]) -> None:
+    """Where one batch's decoding spends its time, and how fast its attention reads the key/value cache."""
+    import torch
+    from torch.profiler import profile
+
+    from toolcall_dist.eval.generate import _cpu_cache, plan
+
+    batch = plan(tok, prompts, batch_size, max_new_tokens, None).batches[0]
+    enc = tok([prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False)
+    kw = {"max_new_tokens": max_new_tokens, "do_sample": False, "eos_token_id": stop, "pad_token_id": tok.pad_token_id}
+    with torch.inference_mode():
+        model.generate(**enc, past_key_values=_cpu_cache(model, enc, max_new_tokens), **kw)  # warm-up
+        cache = _cpu_cache(model, enc, max_new_tokens)
+        with profile() as prof:
+            out = model.generate(**enc, past_key_values=cache, **kw)
+    steps = out.shape[1] - enc["input_ids"].shape[1]
+    cache_bytes = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
+    attn = [e for e in prof.key_averages() if "scaled_dot_product" in e.key and "flash" in e.key]
+    attn_s = sum(e.self_cpu_time_total for e in attn) / 1e6
+    big = torch.ones(64 * 2**20)  # 256 MB, far more than the caches: the machine's streaming read rate
+    big.sum()
+    _, read_s = _timed(lambda: [big.sum() for _ in range(10)])
+    print(f"{len(batch)} prompts, {steps} decoding steps; key/value cache {cache_bytes / 1e6:.1f} MB "
+          f"(all layers), read whole by every step's attention: {cache_bytes * steps / attn_s / 1e9:.1f} GB/s "
+          f"in the attention kernel ({attn_s:.3f} s); summing a 256 MB tensor reads "
+          f"{10 * big.numel() * 4 / read_s / 1e9:.1f} GB/s")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8))
 
 
 def _profile_prefill(model, tok, prompts: list[str]) -> None:

@@ -83,6 +83,34 @@ def test_cpu_cache_holds_each_prompt_alone_left_padded_with_room_for_the_reply(t
         assert torch.equal(layer.values, static_layer.values[:, :, :width])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_prefill_gives_each_row_its_states_alone_and_gives_back_torchs_threads(tiny, threads):
+    import torch
+
+    from toolcall_dist.eval.generate import _prefill_each
+
+    model, tok = tiny
+    texts = ["<|im_start|>user\nhi<|im_end|>\n", "What is the weather in Paris today?", "a b c d e f g h i j",
+             "<|im_start|>system\nYou call tools.<|im_end|>\n<|im_start|>user\nBook a table<|im_end|>\n", "ok ok"]
+    rows = [torch.tensor(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    assert len({len(r) for r in rows}) == len(rows)  # uneven rows, so the grouped ones carry right padding
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        states = _prefill_each(model, rows)
+        assert torch.get_num_threads() == threads  # the threads it borrowed are given back
+    finally:
+        torch.set_num_threads(before)
+    assert len(states) == len(rows)
+    with torch.inference_mode():
+        for row, got in zip(rows, states, strict=True):
+            alone = model(input_ids=row[None], use_cache=True).past_key_values
+            assert len(got) == len(alone.layers)
+            for (k, v), ref in zip(got, alone.layers, strict=True):
+                assert k.shape == ref.keys[0].shape  # the row's own length: its padding is cut off
+                assert torch.allclose(k, ref.keys[0], atol=1e-5) and torch.allclose(v, ref.values[0], atol=1e-5)
+
+
 def test_shards_take_whole_batches_round_robin():
     from toolcall_dist.ray_eval import shard_batches
 

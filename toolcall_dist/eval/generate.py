@@ -93,8 +93,9 @@ def _cpu_cache(model, enc, max_new_tokens: int):
     ``generate`` then starts the batch at its last prompt column and decodes it together. Two things make it faster
     than ``generate`` prefilling a padded batch itself (docs/performance.md has the measurements):
 
-    * each prompt (but its last token) runs alone, unpadded: a padded batch moves attention off its causal fast path
-      and no longer fits in the caches, so on a CPU it is slower than its prompts one by one;
+    * the prompts (but their last tokens) run in pairs, right-padded, as many pairs side by side as torch has
+      threads (``_prefill_each``): a left-padded batch moves attention off its causal fast path and no longer fits
+      in the caches, so on a CPU it is slower than its prompts one by one;
     * the states go into a ``StaticCache`` sized for the whole reply: the dynamic cache copies itself at every
       decoding step, which at a batch of 32 prompts of ~350 tokens is more than half of the decoding time.
 
@@ -102,8 +103,6 @@ def _cpu_cache(model, enc, max_new_tokens: int):
     mask are those each prompt had alone. Models with sliding-window or other special cache layers are left to
     ``generate``.
     """
-    import torch
-    import torch.nn.functional as F
     from transformers import DynamicCache, StaticCache
     from transformers.cache_utils import DynamicLayer, StaticLayer
 
@@ -111,23 +110,65 @@ def _cpu_cache(model, enc, max_new_tokens: int):
     lengths = mask.sum(dim=1).tolist()
     if len(lengths) < 2 or min(lengths) < 2:
         return None  # a prompt alone needs no padding and gains nothing from a static cache
+    if any(type(layer) is not DynamicLayer for layer in DynamicCache(config=model.config).layers):
+        return None  # sliding-window or other special layers: leave the cache to generate
     width = ids.shape[1] - 1
-    last_only = {"logits_to_keep": 1} if model._supports_logits_to_keep() else {}  # the logits are not used
-    per_row = []
-    for row, n in zip(ids, lengths, strict=True):
-        out = model(input_ids=row[None, -n:-1], use_cache=True, **last_only)  # the last token is generate's input
-        if any(type(layer) is not DynamicLayer for layer in out.past_key_values.layers):
-            return None  # sliding-window or other special layers: leave the cache to generate
-        pad = (0, 0, width - (n - 1), 0)  # left-pad the sequence dimension of [1, heads, seq, dim]
-        per_row.append([(F.pad(layer.keys, pad), F.pad(layer.values, pad)) for layer in out.past_key_values.layers])
-    keys = [torch.cat([states[i][0] for states in per_row]) for i in range(len(per_row[0]))]
-    values = [torch.cat([states[i][1] for states in per_row]) for i in range(len(per_row[0]))]
+    states = _prefill_each(model, [row[-n:-1] for row, n in zip(ids, lengths, strict=True)])
+    keys, values = [], []
+    for i, (k0, v0) in enumerate(states[0]):  # each row's states, left-padded with zeros to the batch's width
+        k = k0.new_zeros(len(states), k0.shape[0], width, k0.shape[2])
+        v = v0.new_zeros(len(states), v0.shape[0], width, v0.shape[2])
+        for r, (row, n) in enumerate(zip(states, lengths, strict=True)):
+            k[r, :, width - (n - 1):], v[r, :, width - (n - 1):] = row[i]
+        keys.append(k)
+        values.append(v)
     static = StaticCache(config=model.config, max_cache_len=width + 1 + max_new_tokens)
     if not STATIC_CACHE or any(type(layer) is not StaticLayer for layer in static.layers):
         return DynamicCache(ddp_cache_data=list(zip(keys, values, strict=True)))
     for i, (k, v) in enumerate(zip(keys, values, strict=True)):
         static.update(k, v, i)
     return static
+
+
+GROUP = 2  # rows prefilled together: pairs of neighbours (similar lengths, as the plan sorts them) beat rows alone
+
+
+def _prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = True) -> list:
+    """Each token row's key/value states as ``[(keys, values) per layer]``, ``[heads, len(row), dim]`` each, equal to
+    the row's states computed alone.
+
+    Rows go through the model ``group`` at a time, right-padded and without a mask: causal attention keeps a row's real
+    tokens from seeing the padding after them, so attention stays on its causal fast path, and the padding's states
+    are cut off. Groups run side by side on ``torch.get_num_threads()`` threads of one core each: a tiny model's
+    operators on one prompt are too small to split well across cores, each being forked and joined.
+    ``inference_mode`` is per thread, hence set inside each task. ``group=1, side_by_side=False`` is the plain way,
+    each row alone on all of torch's threads (``benchmarks/eval_generate.py --prefill-ways`` compares them)."""
+    import torch
+
+    last_only = {"logits_to_keep": 1} if model._supports_logits_to_keep() else {}  # the logits are not used
+
+    def prefill(part):
+        width = max(len(row) for row in part)
+        ids = part[0].new_zeros(len(part), width)
+        for r, row in enumerate(part):
+            ids[r, : len(row)] = row
+        with torch.inference_mode():
+            cache = model(input_ids=ids, use_cache=True, **last_only).past_key_values
+        return [[(layer.keys[r, :, : len(row)], layer.values[r, :, : len(row)]) for layer in cache.layers]
+                for r, row in enumerate(part)]
+
+    parts = [rows[g: g + group] for g in range(0, len(rows), group)]
+    threads = torch.get_num_threads()
+    if not side_by_side or threads < 2 or len(parts) < 2:
+        return [row for part in parts for row in prefill(part)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            return [row for done in pool.map(prefill, parts) for row in done]
+    finally:
+        torch.set_num_threads(threads)
 
 
 def reply_text(tok, row: list[int], stop_ids: list[int]) -> str:
