@@ -111,6 +111,40 @@ def test_prefill_gives_each_row_its_states_alone_and_gives_back_torchs_threads(t
                 assert torch.allclose(k, ref.keys[0], atol=1e-5) and torch.allclose(v, ref.values[0], atol=1e-5)
 
 
+def test_long_rope_models_prefill_each_row_alone_one_at_a_time(tiny, monkeypatch):
+    """Long RoPE picks its frequencies by each forward's length (short up to 32 positions here, long past them), and
+    switches them in place. A 20-token row padded to its 40-token neighbour would get the long ones, and two forwards
+    at once would race on them: such a model's rows are prefilled alone, one after the other."""
+    import concurrent.futures
+
+    import torch
+    from transformers import Phi3Config, Phi3ForCausalLM
+
+    from toolcall_dist.eval import generate as gen
+
+    phi = Phi3ForCausalLM(Phi3Config(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2, intermediate_size=64,
+        vocab_size=64, max_position_embeddings=128, pad_token_id=0, eos_token_id=1, bos_token_id=1,
+        rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0] * 8,
+                         "long_factor": [4.0] * 8, "original_max_position_embeddings": 32})).eval()
+    assert gen.rope_rewrites_itself(phi) and not gen.rope_rewrites_itself(tiny[0])
+    rows = [torch.arange(2, 22), torch.arange(2, 42), torch.arange(2, 24), torch.arange(2, 44)]  # pairs straddle 32
+    pools = []
+    real_pool = concurrent.futures.ThreadPoolExecutor
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", lambda *a: pools.append(a) or real_pool(*a))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        states = gen._prefill_each(phi, rows)
+    finally:
+        torch.set_num_threads(before)
+    assert pools == []  # one forward after the other
+    with torch.inference_mode():
+        for row, got in zip(rows, states, strict=True):
+            alone = phi(input_ids=row[None], use_cache=True).past_key_values.layers[0]
+            assert torch.allclose(got[0][0], alone.keys[0], atol=1e-5)
+
+
 def test_shards_take_whole_batches_round_robin():
     from toolcall_dist.ray_eval import shard_batches
 

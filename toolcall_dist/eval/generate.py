@@ -118,8 +118,8 @@ def _cpu_cache(model, enc, max_new_tokens: int):
     for i, (k0, v0) in enumerate(states[0]):  # each row's states, left-padded with zeros to the batch's width
         k = k0.new_zeros(len(states), k0.shape[0], width, k0.shape[2])
         v = v0.new_zeros(len(states), v0.shape[0], width, v0.shape[2])
-        for r, (row, n) in enumerate(zip(states, lengths, strict=True)):
-            k[r, :, width - (n - 1):], v[r, :, width - (n - 1):] = row[i]
+        for r, (row_states, n) in enumerate(zip(states, lengths, strict=True)):
+            k[r, :, width - (n - 1):], v[r, :, width - (n - 1):] = row_states[i]
         keys.append(k)
         values.append(v)
     static = StaticCache(config=model.config, max_cache_len=width + 1 + max_new_tokens)
@@ -141,15 +141,21 @@ def _prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = Tr
     tokens from seeing the padding after them, so attention stays on its causal fast path, and the padding's states
     are cut off. Groups run side by side on ``torch.get_num_threads()`` threads of one core each: a tiny model's
     operators on one prompt are too small to split well across cores, each being forked and joined.
-    ``inference_mode`` is per thread, hence set inside each task. ``group=1, side_by_side=False`` is the plain way,
-    each row alone on all of torch's threads (``benchmarks/eval_generate.py --prefill-ways`` compares them)."""
+    ``inference_mode`` is per thread, hence set inside each task. A model whose rotary embedding picks its
+    frequencies by each forward's length (dynamic and long RoPE) runs each row alone, one at a time: padding could
+    move a row across the switch, and two forwards at once would race on the frequencies. ``group=1,
+    side_by_side=False`` is the plain way, each row alone on all of torch's threads
+    (``benchmarks/eval_generate.py --prefill-ways`` compares them)."""
     import torch
+
+    if rope_rewrites_itself(model):
+        group, side_by_side = 1, False
 
     last_only = {"logits_to_keep": 1} if model._supports_logits_to_keep() else {}  # the logits are not used
 
     def prefill(part):
         width = max(len(row) for row in part)
-        ids = part[0].new_zeros(len(part), width)
+        ids = part[0].new_zeros(len(part), width)  # any padding id: no real token attends to it
         for r, row in enumerate(part):
             ids[r, : len(row)] = row
         with torch.inference_mode():
@@ -169,6 +175,17 @@ def _prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = Tr
             return [row for done in pool.map(prefill, parts) for row in done]
     finally:
         torch.set_num_threads(threads)
+
+
+def rope_rewrites_itself(model) -> bool:
+    """Whether a forward of ``model`` rewrites its rotary frequencies for the sequence length it sees (transformers'
+    dynamic RoPE types and long RoPE, e.g. Phi-4-mini's), so two forwards must not run at the same time."""
+    for module in model.modules():
+        kind = getattr(module, "rope_type", None)
+        for k in (kind.values() if isinstance(kind, dict) else [kind]):
+            if isinstance(k, str) and ("dynamic" in k or k == "longrope"):
+                return True
+    return False
 
 
 def reply_text(tok, row: list[int], stop_ids: list[int]) -> str:
