@@ -179,7 +179,8 @@ def _prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = Tr
 
 def rope_rewrites_itself(model) -> bool:
     """Whether a forward of ``model`` rewrites its rotary frequencies for the sequence length it sees (transformers'
-    dynamic RoPE types and long RoPE, e.g. Phi-4-mini's), so two forwards must not run at the same time."""
+    dynamic RoPE types and long RoPE, e.g. Phi-4-mini's): then padding changes a row's frequencies, and two forwards
+    must not run at the same time."""
     for module in model.modules():
         kind = getattr(module, "rope_type", None)
         for k in (kind.values() if isinstance(kind, dict) else [kind]):
