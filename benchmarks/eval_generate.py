@@ -6,10 +6,11 @@ on the same BFCL prompts, in one run.
                                        [--threads N] [--data-dir DIR] [--repeats 3] [--vllm]
                                        [--matmul-rate | --prefill-ways | --profile-prefill | --profile-decode]
 
-``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Four ways take turns: transformers'
+``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Five ways take turns: transformers'
 own ``generate`` on one prompt at a time, the project's generation with batches of one, and the project's batched
-generation with transformers' dynamic cache and with its static one (and, with ``--vllm`` on a GPU machine that has
-it, vLLM). Prints examples/s and generated tokens/s of each, the speed-up against the faster one-at-a-time way,
+generation three ways: with transformers' dynamic cache and with its static one, each decoding the whole batch until
+its last reply ends, and as ``eval.generate`` runs (static cache, finished rows dropped along the way); and, with
+``--vllm`` on a GPU machine that has it, vLLM. Prints examples/s and generated tokens/s of each, the speed-up against the faster one-at-a-time way,
 whether they wrote the same texts, and the time split into prompt processing (prefill) and decoding, and writes the
 table into docs/performance.md (``--no-doc``: print only).
 """
@@ -55,8 +56,9 @@ def main() -> None:
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/performance.md")
     parser.add_argument("--prefill-ways", action="store_true",
                         help="only time the prompts' prefill (each prompt but its last token, as eval.generate runs "
-                             "it) three ways, taking turns: each prompt alone on all threads; alone, side by side on "
-                             "one core per thread; in right-padded pairs side by side (the project's); then exit")
+                             "it) four ways, taking turns: each prompt alone on all threads; alone, side by side on "
+                             "one core per thread; in right-padded pairs side by side; the same after the prompts' "
+                             "shared opening, prefilled once (the project's); then exit")
     parser.add_argument("--profile-decode", action="store_true",
                         help="only profile the decoding of the plan's first batch of --batch-size prompts "
                              "(torch.profiler, top operators) and the bytes of key/value cache its attention reads, "
@@ -78,6 +80,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    import toolcall_dist.eval.cpu_cache as cache_mod
     import toolcall_dist.eval.generate as gen_mod
     from toolcall_dist.eval.bfcl import load_category
     from toolcall_dist.eval.generate import context_length, generate, load_model, load_tokenizer, stop_token_ids
@@ -105,16 +108,19 @@ def main() -> None:
     stop, ctx, n = stop_token_ids(tok, fmt), context_length(model_dir), args.max_new_tokens
     generate(model, tok, prompts[:2], n, 2, stop, ctx)  # warm-up: first-call allocations and kernel selection
 
-    def run_batched(k, static=True):
-        gen_mod.STATIC_CACHE = static
+    def run_batched(k, static=True, shrink=gen_mod.SHRINK_AT):
+        cache_mod.STATIC_CACHE, gen_mod.SHRINK_AT = static, shrink
         try:
             return generate(model, tok, prompts, k, args.batch_size, stop, ctx)
         finally:
-            gen_mod.STATIC_CACHE = True
+            cache_mod.STATIC_CACHE, gen_mod.SHRINK_AT = True, shrink_at
 
+    shrink_at = gen_mod.SHRINK_AT
     ways = {"transformers `generate`, one prompt at a time": lambda k: _plain(model, tok, prompts, k, stop),
             "project, one at a time (batch of 1)": lambda k: generate(model, tok, prompts, k, 1, stop, ctx),
-            f"project, batched ({args.batch_size}), dynamic cache": lambda k: run_batched(k, static=False),
+            f"project, batched ({args.batch_size}), dynamic cache, whole batch to the end":
+                lambda k: run_batched(k, static=False, shrink=None),
+            f"project, batched ({args.batch_size}), whole batch to the end": lambda k: run_batched(k, shrink=None),
             f"project, batched ({args.batch_size})": run_batched}
     texts, total, prefill = {}, {w: [] for w in ways}, {w: [] for w in ways}
     for _ in range(args.repeats):  # the ways take turns, so a slow spell of the machine hits each of them
@@ -126,12 +132,12 @@ def main() -> None:
     vllm = _vllm(model_dir, prompts, n, stop, args.repeats) if args.vllm else None
     med = {w: statistics.median(total[w]) for w in ways}
     pre = {w: statistics.median(prefill[w]) for w in ways}
-    plain, alone, dynamic, batched = ways
+    plain, alone, dynamic, whole, batched = ways
     base = min(med[plain], med[alone])  # the faster way of generating one at a time
     bat = texts[batched]
     done = [i for i, t in enumerate(bat) if t is not None]
     new_tokens = sum(len(tok(bat[i], add_special_tokens=False)["input_ids"]) for i in done)
-    same = {w: sum(texts[w][i] == bat[i] for i in done) for w in (plain, alone, dynamic)}
+    same = {w: sum(texts[w][i] == bat[i] for i in done) for w in (plain, alone, dynamic, whole)}
     lengths = [len(tok(prompts[i], add_special_tokens=False)["input_ids"]) for i in done]
     params = sum(p.numel() for p in model.parameters()) / 1e6
     rows = [[w, f"{len(done) / med[w]:.2f}", f"{new_tokens / med[w]:.0f}", f"{med[w]:.2f}", f"{pre[w]:.2f}",
@@ -148,7 +154,8 @@ def main() -> None:
             f"greedy, at most {n} new tokens, {new_tokens} generated. Median of {args.repeats} runs of each way, "
             f"taking turns. Texts "
             f"identical to the batched ones: {same[plain]}/{len(done)} (transformers one at a time), "
-            f"{same[alone]}/{len(done)} (project one at a time), {same[dynamic]}/{len(done)} (dynamic cache). "
+            f"{same[alone]}/{len(done)} (project one at a time), {same[dynamic]}/{len(done)} (dynamic cache), "
+            f"{same[whole]}/{len(done)} (whole batch to the end). "
             f"Prefill = the same prompts with one new token; "
             f"decoding = the rest; speed-up against the faster way one at a time.\n\n"
             + table(["generation", "examples/s", "tokens/s", "total s", "prefill s", "decoding s", "speed-up"], rows)
@@ -216,16 +223,20 @@ def _prefill_ways(model, tok, prompts: list[str], repeats: int) -> None:
     ``repeats`` turns, and whether every way left the same states."""
     import torch
 
-    from toolcall_dist.eval.generate import _prefill_each
+    from toolcall_dist.eval.cpu_cache import prefill_each, shared_prefix_length
 
     rows = sorted((torch.tensor(ids[:-1]) for ids in tok(prompts, add_special_tokens=False)["input_ids"]), key=len)
-    ways = {"each prompt alone, torch's threads splitting each operator": {"group": 1, "side_by_side": False},
-            "each prompt alone, side by side, one core each": {"group": 1},
-            "right-padded pairs, side by side, one core each (eval.generate)": {"group": 2}}
+    no_prefix = {"share_prefix": False}
+    ways = {"each prompt alone, torch's threads splitting each operator": {"group": 1, "side_by_side": False,
+                                                                            **no_prefix},
+            "each prompt alone, side by side, one core each": {"group": 1, **no_prefix},
+            "right-padded pairs, side by side, one core each": {"group": 2, **no_prefix},
+            f"the same, after the {shared_prefix_length(rows)} tokens all prompts open with, prefilled once "
+            "(eval.generate)": {"group": 2}}
     times, states = {w: [] for w in ways}, {}
     for _ in range(repeats):
         for way, kw in ways.items():
-            states[way], t = _timed(lambda kw=kw: _prefill_each(model, rows, **kw))
+            states[way], t = _timed(lambda kw=kw: prefill_each(model, rows, **kw))
             times[way].append(t)
     first = next(iter(ways))
     same = {w: all(torch.allclose(a, b, atol=1e-5) for ra, rb in zip(states[w], states[first], strict=True)
@@ -243,14 +254,15 @@ def _profile_decode(model, tok, prompts: list[str], batch_size: int, max_new_tok
     import torch
     from torch.profiler import profile
 
-    from toolcall_dist.eval.generate import _cpu_cache, plan
+    from toolcall_dist.eval.cpu_cache import cpu_cache
+    from toolcall_dist.eval.generate import plan
 
     batch = plan(tok, prompts, batch_size, max_new_tokens, None).batches[0]
     enc = tok([prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False)
     kw = {"max_new_tokens": max_new_tokens, "do_sample": False, "eos_token_id": stop, "pad_token_id": tok.pad_token_id}
     with torch.inference_mode():
-        model.generate(**enc, past_key_values=_cpu_cache(model, enc, max_new_tokens), **kw)  # warm-up
-        cache = _cpu_cache(model, enc, max_new_tokens)
+        model.generate(**enc, past_key_values=cpu_cache(model, enc, max_new_tokens), **kw)  # warm-up
+        cache = cpu_cache(model, enc, max_new_tokens)
         with profile() as prof:
             out = model.generate(**enc, past_key_values=cache, **kw)
     steps = out.shape[1] - enc["input_ids"].shape[1]

@@ -12,6 +12,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from toolcall_dist.eval.cpu_cache import cpu_cache
+
 log = logging.getLogger(__name__)
 
 
@@ -84,109 +86,51 @@ def load_model(model_dir: str, dtype: str = "float32", trust_remote_code: bool =
     return model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
 
 
-STATIC_CACHE = True  # False keeps the dynamic cache (benchmarks/eval_generate.py measures both)
+SHRINK_AT = 0.5  # drop the finished rows once this share of the batch has finished (None: never)
 
 
-def _cpu_cache(model, enc, max_new_tokens: int):
-    """The batch's key/value cache, prefilled the way a CPU is fastest (``None`` where it does not apply).
+def _decode(model, enc, cache, max_new_tokens: int, stop_ids: list[int], pad_id: int) -> list[list[int]]:
+    """Each row's generated token ids (padding after its stop token). With a prefilled cache, the batch is decoded
+    in stretches: once ``SHRINK_AT`` of its rows have finished, ``generate`` stops, the finished rows leave the batch
+    and its cache, and the rest go on where they were. A batch otherwise decodes every row until its longest reply
+    ends, and a reply or two running to the token limit keep the whole batch's cache being read."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
 
-    ``generate`` then starts the batch at its last prompt column and decodes it together. Two things make it faster
-    than ``generate`` prefilling a padded batch itself (docs/performance.md has the measurements):
+    class FewLeft(StoppingCriteria):
+        def __init__(self, rows: int):
+            self.done = torch.zeros(rows, dtype=torch.bool)
 
-    * the prompts (but their last tokens) run in pairs, right-padded, as many pairs side by side as torch has
-      threads (``_prefill_each``): a left-padded batch moves attention off its causal fast path and no longer fits
-      in the caches, so on a CPU it is slower than its prompts one by one;
-    * the states go into a ``StaticCache`` sized for the whole reply: the dynamic cache copies itself at every
-      decoding step, which at a batch of 32 prompts of ~350 tokens is more than half of the decoding time.
-
-    Left padding sits in the cache as zeros that the attention mask hides; the positions ``generate`` derives from the
-    mask are those each prompt had alone. Models with sliding-window or other special cache layers are left to
-    ``generate``.
-    """
-    from transformers import DynamicCache, StaticCache
-    from transformers.cache_utils import DynamicLayer, StaticLayer
+        def __call__(self, input_ids, scores, **kwargs):
+            self.done |= torch.isin(input_ids[:, -1].cpu(), torch.tensor(stop_ids))
+            stop_all = SHRINK_AT is not None and self.done.float().mean().item() >= SHRINK_AT
+            return torch.full_like(self.done, stop_all, device=input_ids.device)
 
     ids, mask = enc["input_ids"], enc["attention_mask"]
-    lengths = mask.sum(dim=1).tolist()
-    if len(lengths) < 2 or min(lengths) < 2:
-        return None  # a prompt alone needs no padding and gains nothing from a static cache
-    if any(type(layer) is not DynamicLayer for layer in DynamicCache(config=model.config).layers):
-        return None  # sliding-window or other special layers: leave the cache to generate
-    width = ids.shape[1] - 1
-    states = _prefill_each(model, [row[-n:-1] for row, n in zip(ids, lengths, strict=True)])
-    keys, values = [], []
-    for i, (k0, v0) in enumerate(states[0]):  # each row's states, left-padded with zeros to the batch's width
-        k = k0.new_zeros(len(states), k0.shape[0], width, k0.shape[2])
-        v = v0.new_zeros(len(states), v0.shape[0], width, v0.shape[2])
-        for r, (row_states, n) in enumerate(zip(states, lengths, strict=True)):
-            k[r, :, width - (n - 1):], v[r, :, width - (n - 1):] = row_states[i]
-        keys.append(k)
-        values.append(v)
-    static = StaticCache(config=model.config, max_cache_len=width + 1 + max_new_tokens)
-    if not STATIC_CACHE or any(type(layer) is not StaticLayer for layer in static.layers):
-        return DynamicCache(ddp_cache_data=list(zip(keys, values, strict=True)))
-    for i, (k, v) in enumerate(zip(keys, values, strict=True)):
-        static.update(k, v, i)
-    return static
-
-
-GROUP = 2  # rows prefilled together: pairs of neighbours (similar lengths, as the plan sorts them) beat rows alone
-
-
-def _prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = True) -> list:
-    """Each token row's key/value states as ``[(keys, values) per layer]``, ``[heads, len(row), dim]`` each, equal to
-    the row's states computed alone.
-
-    Rows go through the model ``group`` at a time, right-padded and without a mask: causal attention keeps a row's real
-    tokens from seeing the padding after them, so attention stays on its causal fast path, and the padding's states
-    are cut off. Groups run side by side on ``torch.get_num_threads()`` threads of one core each: a tiny model's
-    operators on one prompt are too small to split well across cores, each being forked and joined.
-    ``inference_mode`` is per thread, hence set inside each task. A model whose rotary embedding picks its
-    frequencies by each forward's length (dynamic and long RoPE) runs each row alone, one at a time: padding could
-    move a row across the switch, and two forwards at once would race on the frequencies. ``group=1,
-    side_by_side=False`` is the plain way, each row alone on all of torch's threads
-    (``benchmarks/eval_generate.py --prefill-ways`` compares them)."""
-    import torch
-
-    if rope_rewrites_itself(model):
-        group, side_by_side = 1, False
-
-    last_only = {"logits_to_keep": 1} if model._supports_logits_to_keep() else {}  # the logits are not used
-
-    def prefill(part):
-        width = max(len(row) for row in part)
-        ids = part[0].new_zeros(len(part), width)  # any padding id: no real token attends to it
-        for r, row in enumerate(part):
-            ids[r, : len(row)] = row
-        with torch.inference_mode():
-            cache = model(input_ids=ids, use_cache=True, **last_only).past_key_values
-        return [[(layer.keys[r, :, : len(row)], layer.values[r, :, : len(row)]) for layer in cache.layers]
-                for r, row in enumerate(part)]
-
-    parts = [rows[g: g + group] for g in range(0, len(rows), group)]
-    threads = torch.get_num_threads()
-    if not side_by_side or threads < 2 or len(parts) < 2:
-        return [row for part in parts for row in prefill(part)]
-    from concurrent.futures import ThreadPoolExecutor
-
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(threads) as pool:
-            return [row for done in pool.map(prefill, parts) for row in done]
-    finally:
-        torch.set_num_threads(threads)
-
-
-def rope_rewrites_itself(model) -> bool:
-    """Whether a forward of ``model`` rewrites its rotary frequencies for the sequence length it sees (transformers'
-    dynamic RoPE types and long RoPE, e.g. Phi-4-mini's): then padding changes a row's frequencies, and two forwards
-    must not run at the same time."""
-    for module in model.modules():
-        kind = getattr(module, "rope_type", None)
-        for k in (kind.values() if isinstance(kind, dict) else [kind]):
-            if isinstance(k, str) and ("dynamic" in k or k == "longrope"):
-                return True
-    return False
+    kw = {"do_sample": False, "use_cache": True, "eos_token_id": stop_ids, "pad_token_id": pad_id}
+    if cache is None:
+        gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, **kw)
+        return gen[:, ids.shape[1]:].tolist()
+    replies: list[list[int]] = [[] for _ in range(len(ids))]
+    rows, left = list(range(len(ids))), max_new_tokens
+    while True:
+        few_left = FewLeft(len(rows))
+        gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=left, past_key_values=cache,
+                             stopping_criteria=StoppingCriteriaList([few_left]), **kw)
+        steps = gen.shape[1] - ids.shape[1]
+        for r, new in zip(rows, gen[:, ids.shape[1]:].tolist(), strict=True):
+            replies[r].extend(new)
+        left -= steps
+        live = [j for j in range(len(rows)) if not few_left.done[j]]
+        if left <= 0 or not live:
+            return replies
+        keep = torch.tensor(live, device=ids.device)
+        ids, mask = gen[keep], torch.cat([mask, mask.new_ones(len(rows), steps)], dim=1)[keep]
+        for layer in cache.layers:
+            layer.keys, layer.values = layer.keys[keep], layer.values[keep]
+            if hasattr(layer, "batch_size"):
+                layer.batch_size = len(live)
+        rows = [rows[j] for j in live]
 
 
 def reply_text(tok, row: list[int], stop_ids: list[int]) -> str:
@@ -207,10 +151,9 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}
         with torch.inference_mode():
-            cache = _cpu_cache(model, enc, max_new_tokens) if model.device.type == "cpu" else None
-            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
-                                 eos_token_id=stop_ids, pad_token_id=tok.pad_token_id, past_key_values=cache)
-        for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:].tolist(), strict=True):
+            cache = cpu_cache(model, enc, max_new_tokens) if model.device.type == "cpu" else None
+            rows = _decode(model, enc, cache, max_new_tokens, stop_ids, tok.pad_token_id)
+        for i, row in zip(idx, rows, strict=True):
             out[i] = reply_text(tok, row, stop_ids)
         done += len(idx)
         log.info("eval %s: generated %d/%d (%.0fs)", label, done, sum(map(len, batches)), time.time() - t0)
