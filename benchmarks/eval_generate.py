@@ -10,9 +10,9 @@ on the same BFCL prompts, in one run.
 own ``generate`` on one prompt at a time, the project's generation with batches of one, and the project's batched
 generation three ways: with transformers' dynamic cache and with its static one, each decoding the whole batch until
 its last reply ends, and as ``eval.generate`` runs (static cache, finished rows dropped along the way); and, with
-``--vllm`` on a GPU machine that has it, vLLM. Prints examples/s and generated tokens/s of each, the speed-up against the faster one-at-a-time way,
-whether they wrote the same texts, and the time split into prompt processing (prefill) and decoding, and writes the
-table into docs/performance.md (``--no-doc``: print only).
+``--vllm`` on a GPU machine that has it, vLLM. Prints examples/s and generated tokens/s of each, the speed-up
+against the faster one-at-a-time way, whether they wrote the same texts, and the time split into prompt processing
+(prefill) and decoding, and writes the table into docs/performance.md (``--no-doc``: print only).
 """
 
 from __future__ import annotations

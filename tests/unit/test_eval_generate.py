@@ -218,6 +218,39 @@ def test_prefill_runs_the_shared_opening_once_and_each_row_keeps_its_states_alon
                 assert torch.allclose(k, ref.keys[0], atol=1e-5) and torch.allclose(v, ref.values[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("arch", ["qwen2", "llama", "mistral", "phi3"])
+def test_each_prefix_family_continues_from_the_shared_opening_as_if_alone(arch):
+    """The families the shared prefix is used for (``PREFIX_FAMILIES``), as small random models of their own
+    architecture: the opening runs once, and every row's states are those it has alone."""
+    import torch
+    import transformers
+
+    from toolcall_dist.eval.cpu_cache import PREFIX_FAMILIES, prefill_each
+
+    assert arch in PREFIX_FAMILIES
+    sizes = dict(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                 intermediate_size=64, max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=1)
+    config = {"qwen2": transformers.Qwen2Config(**sizes), "llama": transformers.LlamaConfig(**sizes),
+              "mistral": transformers.MistralConfig(**sizes, sliding_window=None),
+              "phi3": transformers.Phi3Config(**sizes)}[arch]
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    assert model.config._attn_implementation == "sdpa"
+    rows = [torch.cat([torch.arange(2, 22), torch.tensor(tail)]) for tail in ([30, 31], [40, 41, 42, 43], [50], [60])]
+    fed = []
+    hook = model.get_input_embeddings().register_forward_pre_hook(lambda _, args: fed.append(args[0].shape[1]))
+    try:
+        states = prefill_each(model, rows)
+    finally:
+        hook.remove()
+    assert fed[0] == 20 and sum(fed) == 20 + 4 + 1  # the opening, then the two pairs' own tokens
+    with torch.inference_mode():
+        for row, got in zip(rows, states, strict=True):
+            alone = model(input_ids=row[None], use_cache=True).past_key_values
+            for (k, v), ref in zip(got, alone.layers, strict=True):
+                assert torch.allclose(k, ref.keys[0], atol=1e-5) and torch.allclose(v, ref.values[0], atol=1e-5)
+
+
 def test_decoding_drops_finished_rows_and_writes_what_one_at_a_time_writes(tiny, monkeypatch):
     """Once half a batch has finished, generate stops, the finished rows leave the batch and its cache, and the rest
     go on: the texts are those of the whole batch decoded to the end, and of each prompt alone."""
