@@ -34,8 +34,8 @@ def cpu_cache(model, enc, max_new_tokens: int):
     states = prefill_each(model, [row[-n:-1] for row, n in zip(ids, lengths, strict=True)])
     first = states[0]  # [(keys, values) per layer] of one row, [heads, length, dim] each
     static = StaticCache(config=model.config, max_cache_len=width + 1 + max_new_tokens)
-    direct = STATIC_CACHE and all(type(layer) is StaticLayer for layer in static.layers) and all(
-        k.shape[0] == v.shape[0] and k.shape[2] == v.shape[2] for k, v in first)
+    use_static = STATIC_CACHE and all(type(layer) is StaticLayer for layer in static.layers)
+    direct = use_static and all(k.shape[0] == v.shape[0] and k.shape[2] == v.shape[2] for k, v in first)
     if direct:  # the rows go straight into the static cache's own tensors
         static.early_initialization(len(states), [k.shape[0] for k, _ in first], [k.shape[2] for k, _ in first],
                                     first[0][0].dtype, first[0][0].device)
@@ -50,7 +50,7 @@ def cpu_cache(model, enc, max_new_tokens: int):
         for layer in static.layers:
             layer.cumulative_length.fill_(width)
         return static
-    if not STATIC_CACHE or any(type(layer) is not StaticLayer for layer in static.layers):
+    if not use_static:
         return DynamicCache(ddp_cache_data=buffers)
     for i, (k, v) in enumerate(buffers):
         static.update(k, v, i)
