@@ -56,9 +56,10 @@ def main() -> None:
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/performance.md")
     parser.add_argument("--prefill-ways", action="store_true",
                         help="only time the prompts' prefill (each prompt but its last token, as eval.generate runs "
-                             "it) four ways, taking turns: each prompt alone on all threads; alone, side by side on "
+                             "it) five ways, taking turns: each prompt alone on all threads; alone, side by side on "
                              "one core per thread; in right-padded pairs side by side; the same after the prompts' "
-                             "shared opening, prefilled once (the project's); then exit")
+                             "shared opening, prefilled once; the same with the last layer making only its keys and "
+                             "values (the project's); then exit")
     parser.add_argument("--profile-decode", action="store_true",
                         help="only profile the decoding of the plan's first batch of --batch-size prompts "
                              "(torch.profiler, top operators) and the bytes of key/value cache its attention reads, "
@@ -226,13 +227,14 @@ def _prefill_ways(model, tok, prompts: list[str], repeats: int) -> None:
     from toolcall_dist.eval.cpu_cache import prefill_each, shared_prefix_length
 
     rows = sorted((torch.tensor(ids[:-1]) for ids in tok(prompts, add_special_tokens=False)["input_ids"]), key=len)
-    no_prefix = {"share_prefix": False}
+    plain = {"share_prefix": False, "last_keys_only": False}
     ways = {"each prompt alone, torch's threads splitting each operator": {"group": 1, "side_by_side": False,
-                                                                            **no_prefix},
-            "each prompt alone, side by side, one core each": {"group": 1, **no_prefix},
-            "right-padded pairs, side by side, one core each": {"group": 2, **no_prefix},
-            f"the same, after the {shared_prefix_length(rows)} tokens all prompts open with, prefilled once "
-            "(eval.generate)": {"group": 2}}
+                                                                            **plain},
+            "each prompt alone, side by side, one core each": {"group": 1, **plain},
+            "right-padded pairs, side by side, one core each": {"group": 2, **plain},
+            f"the same, after the {shared_prefix_length(rows)} tokens all prompts open with, prefilled once":
+                {"group": 2, "last_keys_only": False},
+            "the same, the last layer making only its keys and values (eval.generate)": {"group": 2}}
     times, states = {w: [] for w in ways}, {}
     for _ in range(repeats):
         for way, kw in ways.items():

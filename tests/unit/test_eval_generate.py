@@ -198,8 +198,11 @@ def test_prefill_runs_the_shared_opening_once_and_each_row_keeps_its_states_alon
             for a in asks]
     shared = shared_prefix_length(rows)
     assert shared >= 16
-    fed = []
+    fed, last_mlp = [], []
     hook = model.get_input_embeddings().register_forward_pre_hook(lambda _, args: fed.append(args[0].shape[1]))
+    last = model.get_decoder().layers[-1]
+    mlp = last.mlp
+    mlp_hook = mlp.register_forward_pre_hook(lambda _, args: last_mlp.append(args[0].shape[1]))
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -207,9 +210,11 @@ def test_prefill_runs_the_shared_opening_once_and_each_row_keeps_its_states_alon
     finally:
         torch.set_num_threads(before)
         hook.remove()
+        mlp_hook.remove()
     assert fed[0] == shared and sorted(fed[1:]) == sorted(  # the opening once, then each pair from after it
         max(len(r) for r in rows[g: g + 2]) - shared for g in (0, 2))
-    assert model.config._attn_implementation == "sdpa"  # the model's own attention is set back
+    assert last_mlp == [shared]  # the pairs' last layer made only keys and values: its MLP ran for the opening alone
+    assert model.config._attn_implementation == "sdpa" and last.mlp is mlp  # the model's own are set back
     with torch.inference_mode():
         for row, got in zip(rows, states, strict=True):
             alone = model(input_ids=row[None], use_cache=True).past_key_values

@@ -60,7 +60,8 @@ def cpu_cache(model, enc, max_new_tokens: int):
 GROUP = 2  # rows prefilled together: pairs of neighbours (similar lengths, as the plan sorts them) beat rows alone
 
 
-def prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = True, share_prefix: bool = True) -> list:
+def prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = True, share_prefix: bool = True,
+                 last_keys_only: bool = True) -> list:
     """Each token row's key/value states as ``[(keys, values) per layer]``, ``[heads, len(row), dim]`` each, equal to
     the row's states computed alone.
 
@@ -74,19 +75,24 @@ def prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = Tru
     * The tokens every row opens with (the family's system preamble; ``shared_prefix_length``) are prefilled once, and
       each group continues from their states with ``_after_prefix_attention``. Only for ``PREFIX_FAMILIES`` on
       SDPA, whose attention is plain causal attention.
+    * ``last_keys_only``: the last layer computes only its keys and values (``_last_layer_keys_only``). Its
+      attention output and MLP feed nothing but the logits, and no prefill logits are read: each prompt's last token
+      is left to ``generate``. Same families as above.
     * A model whose rotary embedding picks its frequencies by each forward's length (dynamic and long RoPE) runs
       each row alone, one at a time: padding could move a row across the switch, and two forwards at once would
       race on the frequencies.
 
-    ``group=1, side_by_side=False, share_prefix=False`` is the plain way, each row alone on all of torch's threads
-    (``benchmarks/eval_generate.py --prefill-ways`` compares the ways)."""
+    ``group=1, side_by_side=False, share_prefix=False, last_keys_only=False`` is the plain way, each row alone on
+    all of torch's threads (``benchmarks/eval_generate.py --prefill-ways`` compares the ways)."""
     import torch
     from transformers import DynamicCache
 
     if rope_rewrites_itself(model):
         group, side_by_side = 1, False
     last_only = {"logits_to_keep": 1} if model._supports_logits_to_keep() else {}  # the logits are not used
-    shared = shared_prefix_length(rows) if share_prefix and _prefix_attention_fits(model) else 0
+    fits = _prefix_attention_fits(model)
+    shared = shared_prefix_length(rows) if share_prefix and fits else 0
+    last_keys_only = last_keys_only and fits
     if shared:
         with torch.inference_mode():
             prefix = model(input_ids=rows[0][None, :shared], use_cache=True, **last_only).past_key_values.layers
@@ -107,9 +113,14 @@ def prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = Tru
     parts = [rows[g: g + group] for g in range(0, len(rows), group)]
     threads = torch.get_num_threads()
     before = model.config._attn_implementation
-    if shared:  # the model's own implementation is set back below, whatever happens
+    own = shared or last_keys_only
+    if own:  # the model's own attention and MLP are set back below, whatever happens
+        last = model.get_decoder().layers[-1]
+        mlp = last.mlp
         _register_prefix_attention()
-        model.set_attn_implementation(PREFIX_ATTENTION)
+        model.set_attn_implementation(LAST_KEYS_ONLY if last_keys_only else PREFIX_ATTENTION)
+        if last_keys_only:
+            last.mlp = _unread_mlp()
     try:
         if not side_by_side or threads < 2 or len(parts) < 2:
             return [row for part in parts for row in prefill(part)]
@@ -122,13 +133,15 @@ def prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = Tru
         finally:
             torch.set_num_threads(threads)
     finally:
-        if shared:
+        if own:
             model.set_attn_implementation(before)
+            last.mlp = mlp
 
 
 MIN_SHARED = 16  # shorter shared prefixes are prefilled with each row
 PREFIX_FAMILIES = ("qwen2", "llama", "mistral", "phi3")  # plain causal RoPE attention, no sinks, soft caps or biases
 PREFIX_ATTENTION = "toolcall_dist_after_prefix"
+LAST_KEYS_ONLY = "toolcall_dist_after_prefix_last_keys_only"
 
 
 def shared_prefix_length(rows: list) -> int:
@@ -149,7 +162,7 @@ def _prefix_attention_fits(model) -> bool:
 
     return (model.config.model_type in PREFIX_FAMILIES and model.config._attn_implementation == "sdpa"
             and model.device.type == "cpu" and not rope_rewrites_itself(model)
-            and getattr(model.config, "sliding_window", None) is None
+            and getattr(model.config, "sliding_window", None) is None and hasattr(model.get_decoder(), "layers")
             and hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu"))
 
 
@@ -177,10 +190,32 @@ def _after_prefix_attention(module, query, key, value, attention_mask, dropout=0
     return out.transpose(1, 2).contiguous(), None
 
 
+def _last_layer_keys_only(module, query, key, value, attention_mask, **kwargs):
+    """``_after_prefix_attention``, but zeros for the last layer: its keys and values are in the cache by now (the
+    attention module stores them before it calls this), and its output would feed only the logits, which a prefill
+    does not read. With its MLP set to ``_unread_mlp``, the last layer costs its key and value projections."""
+    if module.layer_idx == module.config.num_hidden_layers - 1:
+        return query.new_zeros(query.shape[0], query.shape[2], query.shape[1], query.shape[3]), None
+    return _after_prefix_attention(module, query, key, value, attention_mask, **kwargs)
+
+
 def _register_prefix_attention() -> None:
     from transformers import AttentionInterface
 
     AttentionInterface.register(PREFIX_ATTENTION, _after_prefix_attention)
+    AttentionInterface.register(LAST_KEYS_ONLY, _last_layer_keys_only)
+
+
+def _unread_mlp():
+    """Stands in for the last layer's MLP during a prefill, whose output is never read: zeros."""
+    import torch
+
+    class Unread(torch.nn.Module):
+        def forward(self, hidden_states):
+            return torch.zeros_like(hidden_states)
+
+    return Unread()
+
 
 
 def rope_rewrites_itself(model) -> bool:
