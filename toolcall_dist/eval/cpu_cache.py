@@ -3,7 +3,8 @@
 On a CPU a left-padded batch prefills slower than its prompts one by one, a tiny model's operators are too small to
 split across cores, and the batch's prompts mostly open with the same tokens (the family's system preamble). So the
 prompts are prefilled outside the batch, in right-padded pairs run side by side, after their shared opening is
-prefilled once, and their states are left-padded into a static cache (docs/performance.md has the measurements).
+prefilled once, with the last layer making only its keys and values (nothing reads its output), and their states are
+left-padded into a static cache (docs/performance.md has the measurements).
 """
 
 from __future__ import annotations
@@ -193,7 +194,8 @@ def _after_prefix_attention(module, query, key, value, attention_mask, dropout=0
 def _last_layer_keys_only(module, query, key, value, attention_mask, **kwargs):
     """``_after_prefix_attention``, but zeros for the last layer: its keys and values are in the cache by now (the
     attention module stores them before it calls this), and its output would feed only the logits, which a prefill
-    does not read. With its MLP set to ``_unread_mlp``, the last layer costs its key and value projections."""
+    does not read. With its MLP set to ``_unread_mlp``, the last layer costs its input projections (queries, keys,
+    values) and an output projection of zeros; its attention and MLP are not computed."""
     if module.layer_idx == module.config.num_hidden_layers - 1:
         return query.new_zeros(query.shape[0], query.shape[2], query.shape[1], query.shape[3]), None
     return _after_prefix_attention(module, query, key, value, attention_mask, **kwargs)
@@ -215,7 +217,6 @@ def _unread_mlp():
             return torch.zeros_like(hidden_states)
 
     return Unread()
-
 
 
 def rope_rewrites_itself(model) -> bool:
