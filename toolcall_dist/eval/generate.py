@@ -97,12 +97,14 @@ def _decode(model, enc, cache, max_new_tokens: int, stop_ids: list[int], pad_id:
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
+    stops = torch.tensor(stop_ids)
+
     class FewLeft(StoppingCriteria):
         def __init__(self, rows: int):
             self.done = torch.zeros(rows, dtype=torch.bool)
 
         def __call__(self, input_ids, scores, **kwargs):
-            self.done |= torch.isin(input_ids[:, -1].cpu(), torch.tensor(stop_ids))
+            self.done |= torch.isin(input_ids[:, -1].cpu(), stops)
             stop_all = SHRINK_AT is not None and self.done.float().mean().item() >= SHRINK_AT
             return torch.full_like(self.done, stop_all, device=input_ids.device)
 
