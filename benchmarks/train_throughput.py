@@ -99,10 +99,11 @@ def _steady(timing: dict, history: list[dict], key: str | None) -> dict:
 
 
 def _empty_loop(config: dict) -> None:
+    import psutil
     import ray.train
 
     if ray.train.get_context().get_world_rank() == 0:
-        Path(config["mark"]).write_text(str(time.time()))
+        Path(config["mark"]).write_text(json.dumps([psutil.Process().create_time(), time.time()]))
 
 
 def _ray_empty(cfg: dict, work: Path) -> dict:
@@ -120,7 +121,8 @@ def _ray_empty(cfg: dict, work: Path) -> dict:
                      scaling_config=ScalingConfig(num_workers=cfg["cluster"]["num_workers"],
                                                   resources_per_worker={"CPU": cfg["cluster"]["cpus_per_worker"]}),
                      run_config=RunConfig(name=f"empty-{attempt}", storage_path=str(work / "ray"))).fit()
-        out[f"{attempt}_fit_to_loop_s"] = float(mark.read_text()) - t0
+        created, looped = json.loads(mark.read_text())
+        out[f"{attempt}_fit_to_process_s"], out[f"{attempt}_fit_to_loop_s"] = created - t0, looped - t0
         out[f"{attempt}_fit_s"] = time.time() - t0
     return out
 
@@ -149,14 +151,20 @@ def part(name: str, args, work: Path) -> dict:
         return {**_steady(timing, history, "num_tokens"), "ray_init_s": t_ray - t_start,
                 "to_first_step_s": timing["first_step_at"] - t_start,
                 "fit_to_train_begin_s": timing["train_begin_at"] - t_ray,
-                # fit() to train begin, in three parts: Ray Train starting the worker group (and process group),
-                # the worker importing and building the TRL trainer, and train() up to its first step's start
-                # (DeepSpeed's engine and optimizer, the dataloader).
+                # fit() to train begin, in three parts: Ray Train starting the worker group (its controller and
+                # helper actors, then the worker processes, then the process group), the worker importing and
+                # building the TRL trainer, and train() up to its first step's start (DeepSpeed's engine and
+                # optimizer, the dataloader).
                 "fit_to_worker_s": timing["worker_start_at"] - t_ray,
+                "fit_to_worker_process_s": timing["worker_created_at"] - t_ray,
                 "worker_build_s": timing["trainer_built_at"] - timing["worker_start_at"],
                 "build_to_train_begin_s": timing["train_begin_at"] - timing["trainer_built_at"],
                 "first_step_s": timing["first_step_at"] - timing["train_begin_at"],
-                "fit_return_after_last_step_s": t_fit_end - timing["last_step_at"]}
+                # after the last step: the worker saving the model, then Ray Train noticing the workers are done
+                # and returning from fit()
+                "fit_return_after_last_step_s": t_fit_end - timing["last_step_at"],
+                "save_s": timing["saved_at"] - timing["trained_at"],
+                "fit_return_after_save_s": t_fit_end - timing["saved_at"]}
     stage = "sft" if name.startswith("sft") else "dpo"
     cfg["cluster"]["num_workers"] = 1
     if name == "sft-packed":
@@ -249,14 +257,18 @@ def report(args, work: Path, r: dict) -> None:
              "1.00", "-"],
             ["project: Ray Train, 2 workers x 1 thread, DeepSpeed ZeRO-2, gloo", f"{proj['tokens_per_s']:,.0f}",
              f"{proj['tokens_per_s'] / plain:.2f}", f"{proj['to_first_step_s']:.1f} s (Ray start "
-             f"{proj['ray_init_s']:.1f}; fit() to the worker's first line {proj['fit_to_worker_s']:.1f}; worker "
+             f"{proj['ray_init_s']:.1f}; fit() to the worker's first line {proj['fit_to_worker_s']:.1f}, of which "
+             f"{proj['fit_to_worker_process_s']:.1f} before Ray started the worker's process; worker "
              f"imports and builds the trainer {proj['worker_build_s']:.1f}; train() to train begin "
              f"{proj['build_to_train_begin_s']:.1f}; first step {proj['first_step_s']:.1f}. After the last step, "
-             f"fit() returns in {proj['fit_return_after_last_step_s']:.1f} s)"]]
+             f"fit() returns in {proj['fit_return_after_last_step_s']:.1f} s: saving {proj['save_s']:.1f}, Ray Train "
+             f"seeing the workers done and returning {proj['fit_return_after_save_s']:.1f})"]]
     empty = r["ray-empty"]
     rows.append(["Ray Train alone: fit() of a loop that does nothing, same workers", "-", "-",
-                 f"{empty['first_fit_to_loop_s']:.1f} s to the loop's first line ({empty['second_fit_to_loop_s']:.1f}"
-                 f" s for a second fit in the same process); fit() returns after {empty['first_fit_s']:.1f} s"])
+                 f"{empty['first_fit_to_loop_s']:.1f} s to the loop's first line, of which "
+                 f"{empty['first_fit_to_process_s']:.1f} before the worker's process started "
+                 f"({empty['second_fit_to_loop_s']:.1f} and {empty['second_fit_to_process_s']:.1f} s for a second fit "
+                 f"in the same process); fit() returns after {empty['first_fit_s']:.1f} s"])
     sft = table(["SFT", "steady tokens/s", "ratio", "time to first step"], rows)
     packed = r["sft-packed"]["tokens_per_s"]
     share = prepared["sft"]["padding_share"]

@@ -79,7 +79,7 @@ def test_one_training_worker_on_each_node(two_nodes, tmp_path, compose):
 
     cfg = compose([*SMALL, f"output_dir={tmp_path}/out", f"stages_dir={tmp_path}/stages",
                    f"cluster.address={two_nodes}", "cluster.num_workers=2", "cluster.cpus_per_worker=1",
-                   "cluster.placement_strategy=SPREAD"])
+                   "cluster.placement_strategy=SPREAD", "cluster.poll_interval_s=0.5"])
     deadline = time.time() + 60
     while True:  # the worker node registers with the head asynchronously
         ray.init(address=two_nodes)
@@ -93,4 +93,6 @@ def test_one_training_worker_on_each_node(two_nodes, tmp_path, compose):
     info = json.loads((result.stage_dirs["sft"] / "done.json").read_text())
     placed = {w["node_id"] for w in info["workers"]}
     assert placed == nodes  # one worker per node, asserted from Ray's node ids
+    # The driver's polling interval reached the workers of a cluster it joined (not one it started with its env).
+    assert [w["poll_interval_s"] for w in info["workers"]] == [0.5, 0.5]
     assert info["global_step"] > 0 and (result.stage_dirs["sft"] / "model" / "model.safetensors").exists()

@@ -62,6 +62,8 @@ def fit(stage: str, c: dict) -> dict:
     cl = c["cluster"]
     stop_file = Path(c["trainer_dir"]) / preempt.STOP_FILE
     stop_file.parent.mkdir(parents=True, exist_ok=True)
+    # Ray Train hands RAY_TRAIN_* variables set here to its controller and workers, on a local cluster or a joined one.
+    os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = str(cl["poll_interval_s"])
     trainer = TorchTrainer(
         _worker_loop,
         train_loop_config={**c, "stage": stage},
@@ -91,8 +93,10 @@ def fit(stage: str, c: dict) -> dict:
 def _worker_info(rank: int) -> dict:
     import ray
 
+    poll = os.environ.get("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S")  # as Ray Train handed it on from the driver
     return {"rank": rank, "node_id": ray.get_runtime_context().get_node_id(),
-            "node_ip": ray.util.get_node_ip_address(), "hostname": socket.gethostname(), "pid": os.getpid()}
+            "node_ip": ray.util.get_node_ip_address(), "hostname": socket.gethostname(), "pid": os.getpid(),
+            "poll_interval_s": float(poll) if poll else None}
 
 
 class _StopOnRequest:
@@ -133,6 +137,7 @@ def _callbacks(stop_file: Path):
 def _worker_loop(c: dict) -> None:
     """Runs in every Ray worker: build the stage's TRL trainer, resume or train, save, and (rank 0) log and report."""
     started_at = time.time()
+    import psutil
     import ray.train
     import torch
     import torch.distributed as dist
@@ -141,6 +146,7 @@ def _worker_loop(c: dict) -> None:
     from toolcall_dist.config import grad_accum_steps
     from toolcall_dist.train.deepspeed import deepspeed_config
 
+    created_at = psutil.Process().create_time()  # when Ray started this worker's process, before Ray Train's setup
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     me = _worker_info(rank)
@@ -196,17 +202,20 @@ def _worker_loop(c: dict) -> None:
         ray.train.report({"preempted": 1.0})
         return
     out = Path(c["model_out"])
+    trained_at = time.time()
     _save(trainer, out, c, rank)  # every rank: ZeRO-3 gathers shards collectively
     workers = [None] * world
     dist.all_gather_object(workers, me)
+    saved_at = time.time()
     metrics = {}
     if rank == 0:
         history = trainer.state.log_history
         (out / "log_history.json").write_text(json.dumps(history, indent=1))
         metrics = summary_metrics(history)
         info = {"metrics": metrics, "global_step": trainer.state.global_step, "resumed_from_step": resumed_from,
-                "workers": workers,
-                "timing": {"worker_start_at": started_at, "trainer_built_at": built_at, **timer.summary()}}
+                "workers": workers, "timing": {"worker_created_at": created_at, "worker_start_at": started_at,
+                                               "trainer_built_at": built_at, "trained_at": trained_at,
+                                               "saved_at": saved_at, **timer.summary()}}
         (out / "run_info.json").write_text(json.dumps(info, indent=1))  # written last: the stage's "finished" mark
         tracking.finish_run(run)
     ray.train.report(metrics)
