@@ -300,17 +300,17 @@ class ClusterConfig:
     # Seconds to wait for the Ray head at cluster.address to accept a TCP connection before giving up (preflight).
     connect_timeout_s: float = 10.0
     # Seconds between Ray Train's polls of its workers (RAY_TRAIN_HEALTH_CHECK_INTERVAL_S, Ray's default 2): a
-    # finished or failed worker group is noticed after at most this long; at 2 s a fit() returned ~3 s after its
+    # finished or failed worker group is noticed after at most this long; at 2 s a fit() returned ~4 s after its
     # last step, at 0.25 s under 1 s (benchmarks/train_throughput.py).
     poll_interval_s: float = 0.25
 
     def __post_init__(self) -> None:
         _check(self.num_workers >= 1, "cluster.num_workers", f"must be >= 1, got {self.num_workers}")
-        _check(math.isfinite(self.poll_interval_s) and self.poll_interval_s > 0, "cluster.poll_interval_s",
-               f"must be a finite number > 0, got {self.poll_interval_s}")
         _check(self.cpus_per_worker >= 1, "cluster.cpus_per_worker", "must be >= 1")
         _check(math.isfinite(self.connect_timeout_s) and self.connect_timeout_s > 0, "cluster.connect_timeout_s",
                f"must be a finite number > 0, got {self.connect_timeout_s}")
+        _check(math.isfinite(self.poll_interval_s) and self.poll_interval_s > 0, "cluster.poll_interval_s",
+               f"must be a finite number > 0, got {self.poll_interval_s}")
         _check(self.checkpoint_steps >= 0, "cluster.checkpoint_steps", f"must be >= 0, got {self.checkpoint_steps}")
         _check(self.num_to_keep >= 1, "cluster.num_to_keep", f"must be >= 1, got {self.num_to_keep}")
         _check(self.max_failures >= -1, "cluster.max_failures", "must be >= 0, or -1 for unlimited")
