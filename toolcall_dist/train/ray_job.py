@@ -21,7 +21,7 @@ import socket
 import time
 from pathlib import Path
 
-from toolcall_dist import preempt
+from toolcall_dist import atomic, preempt
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +150,11 @@ def _worker_loop(c: dict) -> None:
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     me = _worker_info(rank)
-    # Where an operator (or a test) sees each worker's node, pid and resume point while the stage runs.
+    # Where an operator (or a test) sees each worker's node, pid and resume point while the stage runs: replaced
+    # whole, so a reader never sees it half written.
     worker_file = Path(c["trainer_dir"]) / "workers" / f"rank{rank}.json"
     worker_file.parent.mkdir(parents=True, exist_ok=True)
-    worker_file.write_text(json.dumps(me))
+    atomic.write_json(worker_file, me)
     if not c["cluster"]["use_gpu"]:
         torch.set_num_threads(c["cluster"]["cpus_per_worker"])
     stage = c["stage"]
@@ -192,7 +193,7 @@ def _worker_loop(c: dict) -> None:
         with checkpoint.as_directory() as d:
             hf_dir = Path(d) / HF_CHECKPOINT_DIR
             resumed_from = json.loads((hf_dir / "trainer_state.json").read_text())["global_step"]
-            worker_file.write_text(json.dumps({**me, "resumed_from_step": resumed_from}))
+            atomic.write_json(worker_file, {**me, "resumed_from_step": resumed_from})
             if rank == 0:
                 log.warning("[%s] resuming from the checkpoint at step %d (%s)", stage, resumed_from, hf_dir)
             trainer.train(resume_from_checkpoint=str(hf_dir))
