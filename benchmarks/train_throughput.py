@@ -14,6 +14,9 @@
 Model: Qwen2 architecture with random weights (throughput needs no training) and the tiny tokenizer; data: the
 project's synthetic SFT conversations and DPO pairs. Prints the tables and rewrites the section in
 docs/performance.md.
+
+Run on its own against a prepared ``--work`` directory, ``--part worker-build-profile`` profiles a worker's trainer
+build (how much of it is imports).
 """
 
 from __future__ import annotations
@@ -127,6 +130,38 @@ def _ray_empty(cfg: dict, work: Path) -> dict:
     return out
 
 
+def _build_profile(cfg: dict, work: Path) -> dict:
+    """What a worker's trainer build is made of: ``sft.build_trainer`` in a fresh process that has imported what a
+    Ray Train worker has by then (torch, Ray Train), under cProfile; the seconds spent importing modules.
+
+    Not part of the main run: ``--work DIR`` (prepared by a main run with the same ``--work``) ``--part
+    worker-build-profile``."""
+    import cProfile
+    import pstats
+
+    import ray.train  # noqa: F401
+    import torch
+
+    from toolcall_dist.config import grad_accum_steps
+
+    torch.set_num_threads(1)  # as each of the two workers
+    cfg["cluster"]["num_workers"] = 1
+    c = worker_config(cfg, "sft", work / "model_in", work / "sft_dataset", work / "build-profile")
+    accum = grad_accum_steps(cfg["sft"]["global_batch_size"], cfg["sft"]["micro_batch_size"], 1, "sft")
+    profile = cProfile.Profile()
+    t0 = time.time()
+    profile.enable()
+    from toolcall_dist.train import sft
+
+    sft.build_trainer(c, None, accum, [])
+    profile.disable()
+    build_s = time.time() - t0
+    # cProfile counts a recursive function's cumulative time once, at its outermost call: the imports' total.
+    stats = pstats.Stats(profile).stats
+    import_s = sum(ct for (_, _, fn), (_, _, _, ct, _) in stats.items() if fn == "_find_and_load")
+    return {"build_s": build_s, "import_s": import_s}
+
+
 def part(name: str, args, work: Path) -> dict:
     """One measurement, in this process."""
     from toolcall_dist.train import common
@@ -138,6 +173,8 @@ def part(name: str, args, work: Path) -> dict:
     t_start = time.time()
     if name == "ray-empty":
         return _ray_empty(cfg, work)
+    if name == "worker-build-profile":
+        return _build_profile(cfg, work)
     if name == "sft-project":
         from toolcall_dist.train import ray_job
 
