@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # Set before Ray starts so workers inherit them: no per-line print patching, fast SIGTERM shutdown.
 RAY_ENV = {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
+# Ray Train's seconds between polls of its workers; Ray Train passes it from the driver to the controller and workers.
+POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
 HF_CHECKPOINT_DIR = "checkpoint"  # the HF checkpoint's folder inside a Ray checkpoint (RayTrainReportCallback's)
 
 
@@ -62,8 +64,7 @@ def fit(stage: str, c: dict) -> dict:
     cl = c["cluster"]
     stop_file = Path(c["trainer_dir"]) / preempt.STOP_FILE
     stop_file.parent.mkdir(parents=True, exist_ok=True)
-    # Ray Train hands RAY_TRAIN_* variables set here to its controller and workers, on a local cluster or a joined one.
-    os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = str(cl["poll_interval_s"])
+    os.environ[POLL_ENV] = str(cl["poll_interval_s"])  # read by fit(), on a local cluster or a joined one
     trainer = TorchTrainer(
         _worker_loop,
         train_loop_config={**c, "stage": stage},
@@ -93,7 +94,7 @@ def fit(stage: str, c: dict) -> dict:
 def _worker_info(rank: int) -> dict:
     import ray
 
-    poll = os.environ.get("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S")  # as Ray Train handed it on from the driver
+    poll = os.environ.get(POLL_ENV)  # as Ray Train handed it on from the driver
     return {"rank": rank, "node_id": ray.get_runtime_context().get_node_id(),
             "node_ip": ray.util.get_node_ip_address(), "hostname": socket.gethostname(), "pid": os.getpid(),
             "poll_interval_s": float(poll) if poll else None}
