@@ -218,7 +218,7 @@ def _worker_loop(c: dict) -> None:
                 "workers": workers, "timing": {"worker_created_at": created_at, "worker_start_at": started_at,
                                                "trainer_built_at": built_at, "trained_at": trained_at,
                                                "saved_at": saved_at, **timer.summary()}}
-        (out / "run_info.json").write_text(json.dumps(info, indent=1))  # written last: the stage's "finished" mark
+        atomic.write_json(out / "run_info.json", info, indent=1)  # written last, whole: the stage's "finished" mark
         tracking.finish_run(run)
     ray.train.report(metrics)
 
