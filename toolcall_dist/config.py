@@ -345,6 +345,10 @@ class EvalConfig:
     batch_size: int = 32
     backend: str = "hf"  # hf: transformers, batched | vllm: vLLM (GPU; LoRA adapters served on their base)
     num_shards: int = 1  # >1: that many Ray tasks (one GPU each where cluster.use_gpu) generate a shard each
+    # bfcl: replies decoded as BFCL's handler for the family decodes them | lenient: the family parser (both recorded)
+    decode: str = "bfcl"
+    # bfcl: BFCL's own entries prompted with BFCL's handler's text | template: through the chat template
+    prompt: str = "bfcl"
 
     def __post_init__(self) -> None:
         for key, cats, known in (("eval.categories", self.categories, BFCL_CATEGORIES),
@@ -361,6 +365,8 @@ class EvalConfig:
         _check(self.num_shards >= 1, "eval.num_shards", f"must be >= 1, got {self.num_shards}")
         _check(self.batch_size >= 1, "eval.batch_size", f"must be >= 1, got {self.batch_size}")
         _check(self.max_new_tokens >= 1, "eval.max_new_tokens", f"must be >= 1, got {self.max_new_tokens}")
+        _check(self.decode in ("bfcl", "lenient"), "eval.decode", f"must be bfcl or lenient, got {self.decode!r}")
+        _check(self.prompt in ("bfcl", "template"), "eval.prompt", f"must be bfcl or template, got {self.prompt!r}")
 
 
 @dataclass

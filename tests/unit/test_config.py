@@ -30,6 +30,14 @@ def test_quickstart_is_the_cpu_preset(compose):
     assert not conf.cluster.use_gpu and conf.cluster.num_workers == 2 and conf.deepspeed.stage == 2
 
 
+@pytest.mark.parametrize("group", ["synthetic", "bfcl"])
+def test_scores_decode_and_prompt_as_bfcl_by_default(compose, group):
+    conf = validate(compose(["+exp=quickstart", f"eval={group}"]))
+    assert (conf.eval.decode, conf.eval.prompt) == ("bfcl", "bfcl")
+    lenient = validate(compose(["+exp=quickstart", "eval.decode=lenient", "eval.prompt=template"]))
+    assert (lenient.eval.decode, lenient.eval.prompt) == ("lenient", "template")
+
+
 def test_qwen_dpo_loads_from_hub_id_or_local_path(compose):
     conf = validate(compose(["+exp=qwen_dpo"]))
     assert conf.model.path == "Qwen/Qwen2.5-0.5B-Instruct" and conf.model.tiny is None
@@ -64,6 +72,8 @@ def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
         (["eval.limit=0"], "eval.limit"),
         (["eval.backend=tgi"], "eval.backend"),
         (["eval.num_shards=0"], "eval.num_shards"),
+        (["eval.decode=strict"], "eval.decode"),
+        (["eval.prompt=chat"], "eval.prompt"),
         (["model.family=gpt9"], "model.family"),
         (["model.attn_implementation=flash"], "model.attn_implementation"),
         (["sft.liger_kernel=true"], "sft.liger_kernel"),  # the quickstart trains on CPU

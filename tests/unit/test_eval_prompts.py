@@ -69,3 +69,29 @@ def test_entry_prompt_renders_in_the_family_template(shipped_tiny_model):
     assert bfcl.endswith("<|im_start|>assistant\n") and "<tools>" in bfcl
     assert '"type": "float"' in bfcl and "Python 3 syntax" in bfcl and "math.hypot" in bfcl
     assert '"type": "number"' in held and "Python 3 syntax" not in held
+
+
+def test_bfcl_prompt_mode_writes_the_handlers_text_and_template_mode_the_chat_template(shipped_tiny_model):
+    from toolcall_dist.eval.generate import load_tokenizer
+    from toolcall_dist.formats import get_format
+
+    tok = load_tokenizer(str(shipped_tiny_model))
+    fn = {"name": "f", "description": "F.", "parameters": {"type": "dict", "properties": {}}}
+    entry = {"id": "x", "category": "simple_python", "function": [fn],
+             "question": [[{"role": "user", "content": "Call f."}]]}
+    fmt = get_format("qwen2_5")
+    assert entry_prompt(fmt, tok, entry, bfcl=True, prompt="bfcl") == (
+        "<|im_start|>system\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+        "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+        '{"name": "f", "description": "F. Note that the provided function is in Python 3 syntax.", '
+        '"parameters": {"type": "dict", "properties": {}}}\n</tools>\n\nFor each function call, return a json object '
+        "with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+        '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n'
+        "<|im_start|>user\nCall f.<|im_end|>\n<|im_start|>assistant\n")
+    template = entry_prompt(fmt, tok, entry, bfcl=True, prompt="template")
+    assert template.startswith("<|im_start|>system\nYou are a helpful assistant.\n\n")  # the template's default line
+    assert '{"type": "function", "function": {"name": "f"' in template
+    held_out = entry_prompt(fmt, tok, entry, bfcl=False, prompt="bfcl")  # the held-out set is never BFCL-written
+    assert held_out == fmt.render_prompt(tok, entry["question"][0], [to_tool(fn)])
+    with pytest.raises(ValueError, match="prompt"):
+        entry_prompt(fmt, tok, entry, prompt="raw")

@@ -62,3 +62,22 @@ def test_rows_make_a_wandb_table():
     columns, rows = progression_rows(SCORES)
     table = wandb.Table(columns=columns, data=rows)  # raises on a column of mixed types
     assert len(table.data) == len(rows) and table.columns == columns
+
+
+def test_the_lenient_parse_row_and_the_modes_note():
+    def with_decode(changed: int) -> dict:
+        s = _scores(2, 3)
+        s["decode"] = {"mode": "bfcl", "other": "lenient", "entries": 8, "changed": changed, "gained": changed,
+                       "lost": 0}
+        s["prompt"] = "bfcl"
+        return s
+
+    scores = {"sft": {"bfcl": with_decode(2)}, "dpo": {"bfcl": with_decode(1)}}
+    columns, rows = progression_rows(scores)
+    row = next(r for r in rows if r[2] == "lenient parse: verdicts changed")
+    assert row[1] == "diagnostic" and row[3] == 8 and row[5:] == [25.0, 12.5, -12.5]
+    table = markdown_table(scores)
+    assert "| bfcl | *lenient parse: verdicts changed* | 8 | 25.0 | 12.5 | -12.5 |" in table
+    assert "decoded as BFCL's handler for the model family decodes them (eval.decode=bfcl)" in table
+    assert "prompted with the text BFCL's handler writes (eval.prompt=bfcl)" in table
+    assert "lenient parse" not in markdown_table(SCORES)  # scores written before the decode was recorded

@@ -83,6 +83,7 @@ def test_rerun_reuses_the_data_stage(data_run):
 def test_eval_of_a_local_model_dir_on_real_bfcl_data(tmp_path, compose):
     """`model.path` takes a local directory exactly as it takes a hub id; `eval=bfcl` reads BFCL v4's own files."""
     from toolcall_dist.formats import get_format
+    from toolcall_dist.formats.bfcl_decode import bfcl_decode
 
     (model_dir,) = (pipeline.PROJECT_ROOT / "assets" / "stages").glob("base-*/model")
     cfg = compose(["+exp=qwen_dpo", f"model.path={model_dir}", "model.dtype=float32", "stages=[eval]",
@@ -96,5 +97,8 @@ def test_eval_of_a_local_model_dir_on_real_bfcl_data(tmp_path, compose):
     rows = [json.loads(x) for x in (result.stage_dirs["eval_base"] / "generations.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows[:3]] == ["simple_python_0", "simple_python_1", "simple_python_2"]
     fmt = get_format("qwen2_5")
-    assert all(r["parsed_calls"] == fmt.parse(r["raw_output"]) for r in rows)
+    assert all(r["decode"] == "bfcl" and r["lenient"]["calls"] == fmt.parse(r["raw_output"]) for r in rows)
+    assert all(r["parsed_calls"] == (bfcl_decode("qwen2_5", r["raw_output"]).calls or []) for r in rows)
+    bfcl = result.scores["base"]["bfcl"]
+    assert bfcl["prompt"] == "bfcl" and bfcl["decode"]["entries"] == 6
     assert cats["irrelevance"]["correct"] == sum(r["correct"] for r in rows[3:])

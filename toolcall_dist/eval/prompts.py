@@ -1,4 +1,4 @@
-"""BFCL entries as model prompts, rendered in the family's own tool format (the format layer).
+"""BFCL entries as model prompts: written as BFCL's handler writes them, or rendered by the family's chat template.
 
 BFCL's function-calling mode for open-weight models (its ``QwenFCHandler``, ``LlamaHandler_3_1``,
 ``MistralFCHandler``, ``PhiFCHandler``) puts the entry's function docs, as they are in the data file, into the
@@ -7,7 +7,10 @@ hint is appended to each description and, for Java and JavaScript, every paramet
 description names the language type (the model must write Java/JS source text). Function names keep their dots and
 the checker compares them exactly (``underscore_to_dot`` is false for those models). ``bfcl_tools`` does the same.
 
-The project's held-out synthetic set is prompted with the JSON-Schema tools its training data used (``to_tool``).
+``prompt="bfcl"`` then writes the text BFCL's handler for the family sends (``formats.bfcl_prompt``: for Qwen the
+bare ``json.dumps(function)`` lines, no default system line); ``prompt="template"`` renders the same docs with the
+chat template, as a serving stack would show them. The project's held-out synthetic set is always rendered with the
+template, with the JSON-Schema tools its training data used (``to_tool``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import copy
 import json
 
 from toolcall_dist.eval.checker import language_of
+from toolcall_dist.formats.bfcl_prompt import bfcl_prompt
+
+PROMPTS = ("bfcl", "template")
 
 UNDERSCORE_TO_DOT = False  # names are offered with their dots, so the checker expects them verbatim
 
@@ -86,12 +92,20 @@ def to_tool(function: dict) -> dict:
             "parameters": _schema(function.get("parameters", {"type": "dict", "properties": {}}))}
 
 
-def entry_prompt(fmt, tokenizer, entry: dict, bfcl: bool = True) -> str:
+def entry_prompt(fmt, tokenizer, entry: dict, bfcl: bool = True, prompt: str = "template") -> str:
     """The generation prompt of a single-turn entry (its first turn) with its functions offered as tools.
 
-    ``bfcl``: offer them as BFCL's function-calling mode does (``bfcl_tools``); else as the training data did.
+    ``bfcl``: offer them as BFCL's function-calling mode does (``bfcl_tools``), in BFCL's handler's own text when
+    ``prompt`` is ``"bfcl"`` and through the chat template when it is ``"template"``; else (the held-out set) as
+    the training data did, through the template.
     """
+    if prompt not in PROMPTS:
+        raise ValueError(f"prompt must be one of {PROMPTS}, got {prompt!r}")
     messages = list(entry["question"][0])
     functions = entry["function"]
-    tools = bfcl_tools(functions, entry["category"]) if bfcl else [to_tool(f) for f in functions]
+    if not bfcl:
+        return fmt.render_prompt(tokenizer, messages, [to_tool(f) for f in functions])
+    tools = bfcl_tools(functions, entry["category"])
+    if prompt == "bfcl":
+        return bfcl_prompt(fmt.family, messages, tools)
     return fmt.render_prompt(tokenizer, messages, tools)

@@ -22,8 +22,8 @@ def progression_rows(scores: dict[str, dict]) -> tuple[list[str], list[list]]:
     """Columns and rows: ``[set, kind, name, entries, over_length, <accuracy % per model>..., <change per step>...]``.
 
     ``kind`` is category, group, overall or diagnostic; missing values are ``None`` (one type per column, as a W&B
-    table needs). Diagnostics (calls made, right
-    functions) are not BFCL scores: they show what the all-or-nothing verdict hides.
+    table needs). Diagnostics (calls made, right functions, the share of entries whose verdict the other reading of
+    the replies would change) are not BFCL scores: they show what the all-or-nothing verdict hides.
     """
     models = list(scores)
     steps = [(a, b) for a, b in STEPS if a in scores and b in scores]
@@ -43,12 +43,42 @@ def progression_rows(scores: dict[str, dict]) -> tuple[list[str], list[list]]:
             for key, label in (("call_rate", "calls made"), ("right_functions", "right functions")):
                 lines.append(("diagnostic", label, lambda s, k=key: s.get("diagnostics", {}).get(k),
                               first["diagnostics"]["entries"], None))
+        if "decode" in first:  # scored with one reading of the replies; how often the other would disagree
+            lines.append(("diagnostic", _CHANGED[first["decode"]["other"]], lambda s: _changed_share(s.get("decode")),
+                          first["decode"]["entries"], None))
         for kind, name, get, entries, over in lines:
             acc = {m: (None if not per_model[m] or get(per_model[m]) is None else 100 * get(per_model[m]))
                    for m in models}
             change = [None if acc[a] is None or acc[b] is None else acc[a] - acc[b] for a, b in steps]
             rows.append([set_name, kind, name, entries, over, *(acc[m] for m in models), *change])
     return columns, rows
+
+
+_CHANGED = {"lenient": "lenient parse: verdicts changed", "bfcl": "BFCL decoding: verdicts changed"}
+_DECODE_NOTE = {"bfcl": "Replies are decoded as BFCL's handler for the model family decodes them (eval.decode=bfcl)",
+                "lenient": "Replies are read by the project's lenient parser (eval.decode=lenient), not as BFCL's "
+                           "handler decodes them"}
+_PROMPT_NOTE = {"bfcl": "BFCL's entries are prompted with the text BFCL's handler writes (eval.prompt=bfcl)",
+                "template": "BFCL's entries are prompted through the chat template (eval.prompt=template)"}
+
+
+def _changed_share(decode: dict | None) -> float | None:
+    return decode["changed"] / decode["entries"] if decode and decode["entries"] else None
+
+
+def modes_note(scores: dict[str, dict]) -> str:
+    """One sentence naming the decoding and the BFCL prompt the scores used ("" for scores that do not say)."""
+    sets = [s for m in scores.values() for s in m.values() if s]
+    decode = next((s["decode"]["mode"] for s in sets if "decode" in s), None)
+    prompt = next((s["prompt"] for m in scores.values() for name, s in m.items() if s and name == "bfcl"
+                   and "prompt" in s), None)
+    parts = ([_DECODE_NOTE[decode]] if decode else []) + ([_PROMPT_NOTE[prompt]] if prompt else [])
+    if not parts:
+        return ""
+    other = {"bfcl": "lenient", "lenient": "bfcl"}[decode] if decode else None
+    tail = f"; *{_CHANGED[other]}* is the share of entries whose verdict the other reading would change" \
+        if other else ""
+    return "; ".join(parts) + tail + "."
 
 
 def markdown_table(scores: dict[str, dict]) -> str:
@@ -74,6 +104,8 @@ def markdown_table(scores: dict[str, dict]) -> str:
     out += ["", f"Accuracy in %; changes in percentage points. Not run: {', '.join(not_run)}. Over-length prompts "
             "(longer than the model's context) are scored as an empty reply, as BFCL scores a failed request. "
             "*calls made* / *right functions* are diagnostics over the call categories, not BFCL scores."]
+    if note := modes_note(scores):
+        out[-1] += " " + note
     return "\n".join(out)
 
 
