@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from toolcall_dist.errors import ConfigError
+
 FAMILIES = ("qwen2_5", "qwen3", "smollm2", "llama3", "mistral", "phi4")
 BFCL_CATEGORIES = (
     "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple", "irrelevance",
@@ -19,11 +21,8 @@ BFCL_CATEGORIES = (
 SYNTHETIC_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
 STAGES = ("data", "base", "sft", "dpo", "eval")
 SOURCE_FORMATS = ("glaive", "xlam", "hermes", "bfcl")  # toolcall_dist.data.loaders.FORMATS
+BF16_SETTINGS = ("auto", True, False)  # toolcall_dist.hardware.SETTINGS
 ATTENTION = (None, "eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work; the message names the dotted key."""
 
 
 def _check(cond: bool, key: str, msg: str) -> None:
@@ -209,7 +208,9 @@ class SFTConfig:
     gradient_checkpointing: bool = False
     # Padding-free packing of whole conversations into max_length bins (block-diagonal attention, see train/sft.py)
     packing: bool = False
-    bf16: bool = False
+    # auto: bf16 mixed precision (fp32 master weights) where the training hardware runs bf16 natively, fp32
+    # elsewhere; true where it does not is an error before launch (toolcall_dist/hardware.py)
+    bf16: Any = "auto"
     # Liger's Triton kernels (RMSNorm, RoPE, SwiGLU; TRL keeps its own fused LM-head loss) through TRL's
     # use_liger_kernel, deprecated in TRL for Hub kernels: GPU only, needs the liger-kernel package
     liger_kernel: bool = False
@@ -225,6 +226,7 @@ class SFTConfig:
                f"must be a finite number >= 0, got {self.weight_decay}")
         _check(self.logging_steps > 0, "sft.logging_steps", f"must be > 0, got {self.logging_steps}")
         _check(self.sampling in ("random", "group_by_length"), "sft.sampling", f"unknown sampling {self.sampling!r}")
+        _check(self.bf16 in BF16_SETTINGS, "sft.bf16", f"must be auto, true or false, got {self.bf16!r}")
 
 
 @dataclass
@@ -240,7 +242,7 @@ class DPOConfig:
     lr_scheduler: str = "linear"
     precompute_ref_log_probs: bool = False  # one pass of the reference before training, then no reference model
     weight_decay: float = 0.0
-    bf16: bool = False
+    bf16: Any = "auto"  # as sft.bf16
     logging_steps: int = 1
 
     def __post_init__(self) -> None:
@@ -253,6 +255,7 @@ class DPOConfig:
         _check(self.max_length > 0, "dpo.max_length", f"must be > 0, got {self.max_length}")
         _fraction(self.warmup_ratio, "dpo.warmup_ratio")
         _check(self.logging_steps > 0, "dpo.logging_steps", f"must be > 0, got {self.logging_steps}")
+        _check(self.bf16 in BF16_SETTINGS, "dpo.bf16", f"must be auto, true or false, got {self.bf16!r}")
 
 
 @dataclass

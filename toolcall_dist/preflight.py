@@ -4,6 +4,7 @@ inside Ray or a trainer, stops it here with one clear error naming the config ke
 - output_dir, stages_dir and cluster.storage_path must be writable (a file is created and removed in each);
 - cluster.address (when joining a cluster that training will use) must accept a TCP connection within
   cluster.connect_timeout_s;
+- sft.bf16 / dpo.bf16 set to true must find native bf16 on this machine when the cluster is a local one;
 - data.sources files must exist and hold something; data.bfcl_data_dir (leakage check) and eval.bfcl_data_dir
   (when eval.categories names BFCL categories) must exist, and those categories must load completely.
 
@@ -150,6 +151,18 @@ def _check_bfcl(cfg: dict, pending: set[str]) -> None:
                 raise PreflightError(f"eval.bfcl_data_dir: {err}") from None
 
 
+def _check_bf16(cfg: dict, pending: set[str]) -> None:
+    from toolcall_dist.hardware import hardware_has_bf16, resolve_bf16
+
+    use_gpu = cfg["cluster"]["use_gpu"]
+    for stage in sorted(pending & {"sft", "dpo"}):
+        if cfg[stage]["bf16"] is True:  # auto and false need no look at the hardware
+            try:
+                resolve_bf16(True, use_gpu, hardware_has_bf16(use_gpu), f"{stage}.bf16")
+            except ConfigError as e:
+                raise PreflightError(str(e)) from None
+
+
 def check(cfg: dict, pending: set[str]) -> None:
     """Every preflight check for the resolved config ``cfg``, given the stages that will run (``pending``: not
     found finished in the cache); the Ray head is only contacted when a training stage is among them."""
@@ -160,6 +173,8 @@ def check(cfg: dict, pending: set[str]) -> None:
         check_writable(cluster["storage_path"] or Path(cfg["stages_dir"]) / "ray", "cluster.storage_path")
         if cluster["address"]:
             check_reachable(cluster["address"], cluster["connect_timeout_s"])
+        else:  # a local cluster trains on this machine: bf16 asked for must exist here (workers check remote ones)
+            _check_bf16(cfg, pending)
     if "data" in pending:
         _check_sources(cfg["data"])
     _check_bfcl(cfg, pending)

@@ -111,3 +111,20 @@ def test_wait_nodes_cli_reports_an_unreachable_head(tmp_path):
                           timeout=60)
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert f"--address: Ray head 127.0.0.1:{port} did not accept a connection within 1 s" in proc.stderr
+
+
+@pytest.mark.parametrize(("override", "key"), [("sft.bf16=true", "sft.bf16"), ("dpo.bf16=true", "dpo.bf16")])
+def test_bf16_asked_of_a_cpu_without_it_stops_before_any_stage(tmp_path, compose, monkeypatch, override, key):
+    """The driver's machine trains (a local cluster) and its CPU lacks bf16: the run stops in preflight, naming the
+    key, instead of failing inside a Ray worker half a minute later. The CPU's flags are replaced by an AVX-512
+    machine's without bf16."""
+    from toolcall_dist import hardware
+
+    monkeypatch.setattr(hardware, "local_cpu_flags", lambda: {"avx2", "avx512f", "avx512_vnni"})
+    cfg = compose(["+exp=quickstart", f"output_dir={tmp_path}/out", f"stages_dir={tmp_path}/stages", "tracking=none",
+                   override])
+    with pytest.raises(PreflightError, match=rf"^{key}: true, but this CPU has no native bf16"):
+        pipeline.run(cfg)
+    assert not any(p.name != "ray" for p in (tmp_path / "stages").glob("*"))
+    # auto on the same machine is fp32, and passes preflight
+    assert hardware.resolve_bf16("auto", False, hardware.hardware_has_bf16(False), key) is False

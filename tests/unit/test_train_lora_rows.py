@@ -1,41 +1,78 @@
-"""LoRA with trainable rows for added tokens: only those rows of the (tied) embedding move, and the adapter trains."""
+"""LoRA with trainable rows for added tokens: only those rows of the (tied) embedding move, and the adapter trains.
+
+Also under bf16: the base loaded in bf16 (as the SFT stage loads LoRA's frozen base) with autocast, where the
+embedding must stay fp32 master weights, or a few small updates would round away.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from toolcall_dist.train.common import with_lora_and_new_rows
+from toolcall_dist.train.common import new_token_rows, with_lora_and_new_rows
 
 pytestmark = pytest.mark.unit
 
+PEFT = {"method": "lora", "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+NEW_ROWS = [60, 61, 62, 63]
 
-def test_only_the_added_rows_and_the_adapter_move():
+
+def _tiny_llama():
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                         num_attention_heads=2, tie_word_embeddings=True))
-    before = model.get_input_embeddings().weight.detach().clone()
-    new_rows = [60, 61, 62, 63]
-    peft = {"method": "lora", "r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
-    model = with_lora_and_new_rows(model, peft, "llama3", new_rows)
-    lora_b = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_B" in n}
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=1e-2, weight_decay=0.0)
+    return LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                        num_attention_heads=2, tie_word_embeddings=True))
 
+
+def _train(model, steps: int = 3, bf16: bool = False):
+    import torch
+
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.0)
     ids = torch.tensor([[1, 60, 5, 61, 7, 62, 9, 63, 2, 3]])  # old and new tokens, as inputs and as targets
-    for _ in range(3):
-        loss = model(input_ids=ids, labels=ids).loss
+    for _ in range(steps):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(input_ids=ids, labels=ids).loss
         loss.backward()
         opt.step()
         opt.zero_grad()
 
+
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-base-autocast"])
+def test_only_the_added_rows_and_the_adapter_move(bf16):
+    import torch
+
+    model = _tiny_llama()
+    before = model.get_input_embeddings().weight.detach().clone()
+    if bf16:
+        model = model.to(torch.bfloat16)
+    model = with_lora_and_new_rows(model, PEFT, "llama3", NEW_ROWS)
+    assert model.get_input_embeddings().weight.dtype == torch.float32  # master weights, whatever the base's dtype
+    lora_b = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_B" in n}
+    _train(model, bf16=bf16)
+
     after = model.get_input_embeddings().weight.detach()
-    old = [i for i in range(64) if i not in new_rows]
-    assert torch.equal(after[old], before[old])  # rows 1, 5, 7, ... were used but are frozen
-    assert all(not torch.allclose(after[i], before[i]) for i in new_rows)
+    old = [i for i in range(64) if i not in NEW_ROWS]
+    # rows 1, 5, 7, ... were used but are frozen (in bf16, exactly the bf16 rounding of where they started)
+    assert torch.equal(after[old], before[old].to(torch.bfloat16).float() if bf16 else before[old])
+    assert all(not torch.allclose(after[i], before[i], atol=1e-3) for i in NEW_ROWS)
     assert model.get_output_embeddings().weight.data_ptr() == after.data_ptr()  # head rows moved with them
     assert any(not torch.equal(p, lora_b[n]) for n, p in model.named_parameters() if "lora_B" in n)
     frozen = [n for n, p in model.named_parameters() if "q_proj.base_layer" in n]
     assert frozen and not any(p.requires_grad for n, p in model.named_parameters() if n in frozen)
+
+
+class _Tok:
+    def convert_tokens_to_ids(self, tokens):
+        return [100 + i for i, _ in enumerate(tokens)]
+
+
+@pytest.mark.parametrize(("stage", "method", "added", "rows"), [
+    ("sft", "lora", ["<tool_call>", "</tool_call>"], [100, 101]),
+    ("dpo", "lora", ["<tool_call>", "</tool_call>"], []),  # DPO's reference (adapter off) must be the SFT model
+    ("sft", "none", ["<tool_call>"], []),  # full fine-tuning trains the whole embedding anyway
+    ("sft", "lora", [], []),
+])
+def test_which_stage_trains_new_rows(stage, method, added, rows):
+    c = {"stage": stage, "added_tokens": added, "peft": {"method": method}}
+    assert new_token_rows(c, _Tok()) == rows

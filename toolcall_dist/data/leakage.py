@@ -15,7 +15,7 @@ import json
 import re
 from pathlib import Path
 
-from toolcall_dist.config import ConfigError
+from toolcall_dist.errors import ConfigError
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 MIN_NEAR_LEN = 6  # shorter names must match exactly: one edit away from "add" is too many ordinary words

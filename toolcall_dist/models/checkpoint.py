@@ -13,7 +13,7 @@ import json
 import logging
 from pathlib import Path
 
-from toolcall_dist.config import ConfigError
+from toolcall_dist.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 
-def load_model(c: dict):
-    """The model to train, from the worker config ``c`` (``model_dir``, ``dtype``; ``model.trust_remote_code`` and
-    ``model.attn_implementation``, whose null keeps transformers' default). No KV cache in training: with one,
-    transformers would not build the block-diagonal attention mask that keeps packed (padding-free) sequences from
-    attending to each other."""
+def load_model(c: dict, dtype: str | None = None):
+    """The model to train, from the worker config ``c`` (``model_dir``, ``dtype`` unless ``dtype`` is given;
+    ``model.trust_remote_code`` and ``model.attn_implementation``, whose null keeps transformers' default). No KV
+    cache in training: with one, transformers would not build the block-diagonal attention mask that keeps packed
+    (padding-free) sequences from attending to each other."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(c["model_dir"], dtype=getattr(torch, c["dtype"]),
+    model = AutoModelForCausalLM.from_pretrained(c["model_dir"], dtype=getattr(torch, dtype or c["dtype"]),
                                                  trust_remote_code=c["model"]["trust_remote_code"],
                                                  attn_implementation=c["model"]["attn_implementation"])
     model.config.use_cache = False
@@ -44,20 +44,31 @@ def peft_config(peft: dict, family: str):
                       target_modules=lora_targets(peft, family), task_type="CAUSAL_LM")
 
 
+def new_token_rows(c: dict, tok) -> list[int]:
+    """Embedding rows the worker config ``c``'s stage trains beside LoRA: the added tokens' in SFT (which merges
+    them into the model it saves), none in DPO, whose adapter-disabled reference must stay the SFT model."""
+    if c["stage"] != "sft" or not c["added_tokens"] or c["peft"]["method"] == "none":
+        return []
+    return tok.convert_tokens_to_ids(c["added_tokens"])
+
+
 def with_lora_and_new_rows(model, peft: dict, family: str, rows: list[int]):
     """``model`` with LoRA adapters whose embedding rows ``rows`` (tokens the base stage added) train as well.
 
     LoRA alone would leave the added delimiters frozen at their initial embedding. The embedding matrix is made
     trainable with a gradient hook that zeroes every other row, so only the new rows move (with Adam and no weight
     decay, a row whose gradient is always zero stays exactly where it was). With tied embeddings this also trains the
-    same rows of the output head. SFT does this once; DPO then runs plain LoRA, so its adapter-disabled reference
-    model stays fixed.
+    same rows of the output head. The matrix is kept in fp32 (master weights) when the rest of the base is loaded in
+    bf16. PEFT's own trainable tokens would keep only the rows as parameters, but they wrap the output head in a
+    module that TRL's fused LM-head loss cannot read (it takes ``lm_head.weight`` directly); the full-matrix AdamW
+    update costs ~1% of a SmolLM2-135M step (docs/performance.md).
     """
     import torch
     from peft import get_peft_model
 
     model = get_peft_model(model, peft_config(peft, family))
     weight = model.get_input_embeddings().weight
+    weight.data = weight.data.float()  # tied: the output head is the same parameter
     keep = torch.zeros(weight.shape[0], 1, dtype=weight.dtype)
     keep[rows] = 1.0
     weight.requires_grad_(True)
@@ -65,9 +76,15 @@ def with_lora_and_new_rows(model, peft: dict, family: str, rows: list[int]):
     return model
 
 
+def base_dtype(c: dict, train: dict) -> str | None:
+    """The dtype to load the model in for training: bf16 for LoRA's frozen base under bf16 (its weights never
+    update, so they need no fp32 master copy, and autocast then casts no weight at every step), else the config's.
+    The adapters PEFT adds stay fp32."""
+    return "bfloat16" if train["bf16"] is True and c["peft"]["method"] != "none" else None
+
+
 def common_args(c: dict, train: dict, ds_config: dict | None, accum: int, report_to: list[str]) -> dict:
     """Keyword arguments shared by TRL's SFTConfig and DPOConfig."""
-    multi_cpu = not c["cluster"]["use_gpu"] and c["cluster"]["num_workers"] > 1
     every = c["cluster"]["checkpoint_steps"]
     return dict(
         output_dir=c["trainer_dir"],
@@ -88,10 +105,11 @@ def common_args(c: dict, train: dict, ds_config: dict | None, accum: int, report
         save_total_limit=1,
         report_to=report_to,
         run_name=c["run_name"],
-        # Multi-process CPU training must say so, or each rank trains alone / DeepSpeed's batch check fails.
-        use_cpu=multi_cpu,
+        # CPU training must say so: with several processes each rank would otherwise train alone (or DeepSpeed's
+        # batch check fails), and with bf16 transformers refuses a CPU it was not told about.
+        use_cpu=not c["cluster"]["use_gpu"],
         deepspeed=ds_config,
-        bf16=train["bf16"],
+        bf16=train["bf16"] is True,  # resolved from auto by the worker (ray_job), on the hardware that trains
         seed=c["seed"],
         data_seed=c["seed"],
         dataloader_num_workers=0,

@@ -145,6 +145,7 @@ def _worker_loop(c: dict) -> None:
 
     from toolcall_dist import tracking
     from toolcall_dist.config import grad_accum_steps
+    from toolcall_dist.hardware import hardware_has_bf16, resolve_bf16
     from toolcall_dist.train.deepspeed import deepspeed_config
 
     created_at = psutil.Process().create_time()  # when Ray started this worker's process, before Ray Train's setup
@@ -159,6 +160,11 @@ def _worker_loop(c: dict) -> None:
     if not c["cluster"]["use_gpu"]:
         torch.set_num_threads(c["cluster"]["cpus_per_worker"])
     stage = c["stage"]
+    # bf16 resolved here, on the hardware that trains (a head node may have none of it); true where it is missing
+    # stops the run with the key named, as preflight does for the driver's machine.
+    bf16 = resolve_bf16(c[stage]["bf16"], c["cluster"]["use_gpu"], hardware_has_bf16(c["cluster"]["use_gpu"]),
+                        f"{stage}.bf16")
+    c = {**c, stage: {**c[stage], "bf16": bf16}}
     train_cfg = c[stage]
     accum = grad_accum_steps(train_cfg["global_batch_size"], train_cfg["micro_batch_size"], world, stage)
     ds_config = deepspeed_config(c["deepspeed"], train_cfg, accum, c["cluster"]["use_gpu"])
@@ -215,6 +221,7 @@ def _worker_loop(c: dict) -> None:
         (out / "log_history.json").write_text(json.dumps(history, indent=1))
         metrics = summary_metrics(history)
         info = {"metrics": metrics, "global_step": trainer.state.global_step, "resumed_from_step": resumed_from,
+                "bf16": bf16,
                 "workers": workers, "timing": {"worker_created_at": created_at, "worker_start_at": started_at,
                                                "trainer_built_at": built_at, "trained_at": trained_at,
                                                "saved_at": saved_at, **timer.summary()}}

@@ -58,17 +58,17 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from toolcall_dist.train.common import common_args, load_model, peft_config, with_lora_and_new_rows
+    from toolcall_dist.train.common import (base_dtype, common_args, load_model, new_token_rows, peft_config,
+                                            with_lora_and_new_rows)
     from toolcall_dist.train.deepspeed import deepspeed_config
 
     train = c["sft"]
     trust = c["model"]["trust_remote_code"]  # off unless the config says so: a checkpoint's code never runs by default
     tok = AutoTokenizer.from_pretrained(c["model_dir"], trust_remote_code=trust)
-    model = load_model(c)
+    model = load_model(c, base_dtype(c, train))
     family = c["model"]["family"]
     lora = peft_config(c["peft"], family)
-    if lora is not None and c["added_tokens"]:  # delimiters the base stage added must learn their embeddings
-        rows = tok.convert_tokens_to_ids(c["added_tokens"])
+    if rows := new_token_rows(c, tok):  # delimiters the base stage added must learn their embeddings
         model, lora = with_lora_and_new_rows(model, c["peft"], family, rows), None
     # Packing: best-fit-decreasing bins of whole conversations, padding-free (position ids restart per conversation,
     # which gives a block-diagonal attention mask); the assistant masks are packed with the tokens.

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from toolcall_dist.config import ConfigError
+from toolcall_dist.errors import ConfigError
 
 # Loaded conversations carry no reference date; the system turn stays neutral (their tools go in ``tools``).
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
