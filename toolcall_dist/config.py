@@ -19,7 +19,7 @@ BFCL_CATEGORIES = (
 )
 # The project's held-out synthetic set is written in BFCL's file format under these category names.
 SYNTHETIC_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
-STAGES = ("data", "base", "sft", "dpo", "eval")
+STAGES = ("data", "base", "sft", "mine", "dpo", "eval")
 SOURCE_FORMATS = ("glaive", "xlam", "hermes", "bfcl")  # toolcall_dist.data.loaders.FORMATS
 BF16_SETTINGS = ("auto", True, False)  # toolcall_dist.hardware.SETTINGS
 ATTENTION = (None, "eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
@@ -230,6 +230,19 @@ class SFTConfig:
 
 
 @dataclass
+class PairsConfig:
+    """Weights of the DPO set's two pair sources: the data stage's synthetic pairs and the mine stage's pairs. The set
+    is the largest one that keeps these shares without repeating a pair; ``mined`` 0 uses the synthetic pairs whole
+    and runs no mining."""
+
+    synthetic: float = 1.0
+    mined: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_weights(self, "dpo.pairs")
+
+
+@dataclass
 class DPOConfig:
     beta: float = 0.1
     loss_type: str = "sigmoid"
@@ -244,6 +257,7 @@ class DPOConfig:
     weight_decay: float = 0.0
     bf16: Any = "auto"  # as sft.bf16
     logging_steps: int = 1
+    pairs: PairsConfig = field(default_factory=PairsConfig)
 
     def __post_init__(self) -> None:
         _check(math.isfinite(self.beta) and self.beta > 0, "dpo.beta", f"must be a finite number > 0, got {self.beta}")
@@ -256,6 +270,41 @@ class DPOConfig:
         _fraction(self.warmup_ratio, "dpo.warmup_ratio")
         _check(self.logging_steps > 0, "dpo.logging_steps", f"must be > 0, got {self.logging_steps}")
         _check(self.bf16 in BF16_SETTINGS, "dpo.bf16", f"must be auto, true or false, got {self.bf16!r}")
+
+
+MINE_CHOSEN = ("gold", "sample")
+
+
+@dataclass
+class MineConfig:
+    """Pairs mined from the SFT model's own replies to training prompts (toolcall_dist/mining/) for dpo.pairs.mined."""
+
+    prompts_per_shape: int = 40  # training prompts drawn per good-call shape, and from the no-tool prompts
+    samples_per_prompt: int = 4  # sampled replies per prompt, besides the greedy one (0: greedy only)
+    temperature: float = 0.8
+    top_p: float = 1.0
+    max_new_tokens: int = 96
+    batch_size: int = 32
+    num_shards: int = 1  # >1: that many Ray tasks generate a shard each (as eval.num_shards); not in the cache key
+    chosen: str = "gold"  # gold: the prompt's known reply | sample: a correct reply of the model's (gold if none)
+    max_pairs_per_prompt: int = 2  # distinct wrong replies of one prompt kept as pairs
+    # Cap on any one error type's share of the mined error pairs (raised to 1/k when only k types occur): one
+    # dominant mistake, too few calls say, would otherwise teach its opposite everywhere.
+    max_share_per_error: float = 0.35
+    # Share of the mined set that anchors what the model already gets right: its correct reply (chosen) against a
+    # synthetic corruption of it (rejected), spread over the shapes it answers correctly.
+    anchor_share: float = 0.25
+
+    def __post_init__(self) -> None:
+        for key in ("prompts_per_shape", "max_new_tokens", "batch_size", "num_shards", "max_pairs_per_prompt"):
+            _check(getattr(self, key) >= 1, f"mine.{key}", f"must be >= 1, got {getattr(self, key)}")
+        _check(self.samples_per_prompt >= 0, "mine.samples_per_prompt", f"must be >= 0, got {self.samples_per_prompt}")
+        _positive(self.temperature, "mine.temperature")
+        _check(0 < self.top_p <= 1, "mine.top_p", f"must be in (0, 1], got {self.top_p}")
+        _check(self.chosen in MINE_CHOSEN, "mine.chosen", f"must be one of {MINE_CHOSEN}, got {self.chosen!r}")
+        _check(0 < self.max_share_per_error <= 1, "mine.max_share_per_error",
+               f"must be in (0, 1], got {self.max_share_per_error}")
+        _check(0 <= self.anchor_share < 1, "mine.anchor_share", f"must be in [0, 1), got {self.anchor_share}")
 
 
 @dataclass
@@ -402,6 +451,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
+    mine: MineConfig = field(default_factory=MineConfig)
     dpo: DPOConfig = field(default_factory=DPOConfig)
     peft: PeftConfig = field(default_factory=PeftConfig)
     deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)

@@ -1,8 +1,9 @@
 """Stage order, the content-addressed artifact cache, and the run result.
 
-data -> base -> sft -> dpo -> eval. Each stage writes into ``<stages_dir>/<stage>-<key>/`` where ``key`` hashes the
-config the stage depends on plus the keys of the stages it reads; a directory holding ``done.json`` is reused as is,
-so a re-run, a resumed run or a sweep trial repeats no work. Only this module knows the order.
+data -> base -> sft -> mine -> dpo -> eval, mine only where ``dpo.pairs.mined`` > 0 or ``stages`` names it. Each
+stage writes into ``<stages_dir>/<stage>-<key>/`` where ``key`` hashes the config the stage depends on plus the keys
+of the stages it reads; a directory holding ``done.json`` is reused as is, so a re-run, a resumed run or a sweep
+trial repeats no work. Only this module knows the order.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ log = logging.getLogger("toolcall_dist")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Bump a stage's version when its code changes what it writes, so old cached artifacts are not reused.
-STAGE_VERSIONS = {"data": 2, "base": 4, "sft": 1, "dpo": 1, "eval": 3}
+STAGE_VERSIONS = {"data": 2, "base": 4, "sft": 1, "mine": 1, "dpo": 1, "eval": 3}
 
 
 @dataclass
@@ -99,6 +100,37 @@ class Stage:
         return info
 
 
+def plan_stages(r: dict, root: Path, prebuilt: Path | None = None) -> tuple[dict[str, Stage], dict[str, list[str]]]:
+    """The cached stages of the resolved config ``r`` (``{name: Stage}``, eval aside: it has one per model) and the
+    stages each one reads (``deps``)."""
+    data = Stage(root, "data", stage_key("data", r["data"]))
+    # The tiny model's warm-up chats carry the system turn's reference date, so it is part of the base's key.
+    base = Stage(root, "base", stage_key("base", base_key_parts(r["model"]), r["data"]["reference_date"]), prebuilt)
+    train_common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
+    if r["model"]["attn_implementation"]:  # enters the keys only when set, so earlier stages stay valid
+        train_common.append(r["model"]["attn_implementation"])
+    sft = Stage(root, "sft", stage_key("sft", data.key, base.key, r["sft"], *train_common))
+    # Sharding, as in the eval, changes where replies are generated, not what they are. No DPO setting enters the
+    # key: a beta sweep mines once.
+    mine_cfg = {k: v for k, v in r["mine"].items() if k != "num_shards"}
+    mine = Stage(root, "mine", stage_key("mine", data.key, sft.key, mine_cfg, r["eval"]["decode"], r["seed"]))
+    mined = r["dpo"]["pairs"]["mined"] > 0
+    dpo_parts = [data.key, sft.key, {k: v for k, v in r["dpo"].items() if k != "pairs"}, *train_common]
+    if mined:  # a synthetic-only mix uses those pairs whole: its DPO stages keep the keys they had before mining
+        dpo_parts += [r["dpo"]["pairs"], mine.key]
+    dpo = Stage(root, "dpo", stage_key("dpo", *dpo_parts))
+    deps = {"data": [], "base": [], "sft": ["data", "base"], "mine": ["data", "base", "sft"],
+            "dpo": ["data", "base", "sft", *(["mine"] if mined else [])],
+            "eval": [*(["data"] if r["eval"]["heldout_categories"] else []), *r["eval"]["models"]]}
+    return {"data": data, "base": base, "sft": sft, "mine": mine, "dpo": dpo}, deps
+
+
+def _run_mine(ctx, st, stages: dict) -> dict:
+    from toolcall_dist.mining.stage import run_mine  # imported only by runs that mine
+
+    return run_mine(ctx, st, stages)
+
+
 def run(cfg) -> RunResult:
     """Validate ``cfg`` (a composed DictConfig), then run the stages it names; returns a RunResult.
 
@@ -129,15 +161,7 @@ def _run(cfg) -> RunResult:
     result = RunResult(output_dir=out)
     r = resolved
 
-    data = Stage(root, "data", stage_key("data", r["data"]))
-    # The tiny model's warm-up chats carry the system turn's reference date, so it is part of the base's key.
-    base = Stage(root, "base", stage_key("base", base_key_parts(r["model"]), r["data"]["reference_date"]), prebuilt)
-    train_common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
-    if r["model"]["attn_implementation"]:  # enters the keys only when set, so earlier stages stay valid
-        train_common.append(r["model"]["attn_implementation"])
-    sft = Stage(root, "sft", stage_key("sft", data.key, base.key, r["sft"], *train_common))
-    dpo = Stage(root, "dpo", stage_key("dpo", data.key, sft.key, r["dpo"], *train_common))
-    stages = {"data": data, "base": base, "sft": sft, "dpo": dpo}
+    stages, deps = plan_stages(r, root, prebuilt)
 
     def reuse(stage: Stage, label: str) -> dict:
         log.info("[%s] reusing %s (inputs and config unchanged)", label, stage.dir)
@@ -167,11 +191,9 @@ def _run(cfg) -> RunResult:
     from toolcall_dist import stages as impl
 
     # A sweep trial's stages share one W&B group per trial (sweep.id/trial come from Hydra's multirun).
-    group = f"{conf.sweep.id}-{conf.sweep.trial}" if conf.sweep.trial else f"{conf.name}-{dpo.key}"
+    group = f"{conf.sweep.id}-{conf.sweep.trial}" if conf.sweep.trial else f"{conf.name}-{stages['dpo'].key}"
     ctx = impl.Context(cfg=r, output_dir=out, group=group)
     # Targets are the stages asked for; whatever they read runs first (or is reused from the cache).
-    deps = {"data": [], "base": [], "sft": ["data", "base"], "dpo": ["data", "base", "sft"],
-            "eval": [*(["data"] if conf.eval.heldout_categories else []), *conf.eval.models]}
     todo: set[str] = set()
 
     def add(s: str) -> None:
@@ -185,11 +207,13 @@ def _run(cfg) -> RunResult:
     pending = {n for n in todo if n == "eval" or not stages[n].done}
     preflight.check({**r, "output_dir": str(out), "stages_dir": str(root)}, pending=pending)
     atomic.write_json(out / "config.json", redact(resolved), indent=1)  # no token from the environment on disk
-    for name in ("data", "base", "sft", "dpo"):
+    runners = {"data": impl.run_data, "base": impl.run_base, "sft": impl.run_sft, "mine": _run_mine,
+               "dpo": impl.run_dpo}
+    for name, runner in runners.items():
         if name in todo:
-            ensure(stages[name], lambda st, n=name: getattr(impl, f"run_{n}")(ctx, st, stages))
+            ensure(stages[name], lambda st, fn=runner: fn(ctx, st, stages))
     if "eval" in todo:
-        data_key = data.key if conf.eval.heldout_categories else None
+        data_key = stages["data"].key if conf.eval.heldout_categories else None
         # Sharding changes where generation runs, not what it writes: it stays out of the key.
         eval_key = {k: v for k, v in r["eval"].items() if k != "num_shards"}
         for model in conf.eval.models:

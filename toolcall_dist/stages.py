@@ -199,16 +199,20 @@ def run_sft(ctx: Context, st, stages) -> dict:
 
 
 def run_dpo(ctx: Context, st, stages) -> dict:
+    from toolcall_dist.data.mix import mix_pairs
     from toolcall_dist.train import dpo
 
     train_dir = Path(stages["data"].info()["train_dir"])
-    pairs = read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl")
+    weights = ctx.cfg["dpo"]["pairs"]
+    sources = {"synthetic": read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl"),
+               "mined": read_jsonl(stages["mine"].dir / stages["mine"].info()["pairs"]) if weights["mined"] else []}
+    pairs, mix = mix_pairs(sources, weights, ctx.cfg["seed"])
     sft_dir = stages["sft"].info()["model_dir"]
     stats = dpo.prepare_dataset(pairs, sft_dir, ctx.cfg["model"]["family"], ctx.cfg["dpo"]["max_length"],
                                 str(st.dir / "dataset"), ctx.cfg["model"]["trust_remote_code"])
     log.info("[dpo] dataset: %s", stats)
     info = _fit("dpo", _train_config(ctx, st, "dpo", sft_dir, st.dir / "dataset", stages), ctx)
-    return {"model_dir": "model", "dataset": stats, **info}
+    return {"model_dir": "model", "dataset": stats, "pairs": mix, **info}
 
 
 # --- evaluation ---------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from hydra.experimental.callback import Callback
 log = logging.getLogger("toolcall_dist")
 
 GROUPS = ("non_live", "live", "irrelevance", "relevance")
-SHARED_STAGES = ("data", "base", "sft", "dpo")
+SHARED_STAGES = ("data", "base", "sft", "mine", "dpo")
 
 
 class SweepReport(Callback):

@@ -233,6 +233,18 @@ def missing_parallel_call(calls: Calls, tools: list[dict], user_text: str, rng: 
     return out
 
 
+def extra_call(calls: Calls, tools: list[dict], user_text: str, rng: random.Random) -> Calls | None:
+    """One call made twice: the over-calling a model learns when it is only ever told it made too few calls.
+
+    Not among ``CORRUPTIONS`` (the data stage's precision pairs): it is used by the mining stage's anchor pairs."""
+    if not calls:
+        return None
+    out = copy_json(calls)
+    i = rng.randrange(len(out))
+    out.insert(i + 1, copy_json(out[i]))
+    return out
+
+
 CORRUPTIONS: dict[str, Callable[..., Calls | None]] = {
     "misspelled_entity": misspelled_entity, "unresolved_date": unresolved_date,
     "dropped_required": dropped_required, "wrong_type": wrong_type, "unit_glued": unit_glued,

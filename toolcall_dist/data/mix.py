@@ -200,6 +200,37 @@ def when_pairs(good: list[dict], no_tool: list[dict], rng: random.Random, refere
     return [p for p in pairs if p is not None and gate.admit(p)]
 
 
+def mix_pairs(sources: dict[str, list[dict]], weights: dict[str, float], seed: int) -> tuple[list[dict], dict]:
+    """DPO pairs drawn from ``sources`` (``{"synthetic": [...], "mined": [...]}``) in the shares ``weights`` gives.
+
+    The mix is the largest set that keeps the shares without repeating a pair, so the scarcer source sets its size;
+    a single source with a positive weight is used whole and in its order (synthetic-only DPO is unchanged by the
+    mining stage's existence). Returns ``(pairs, {"weights", "available", "used"})``, deterministic in ``seed``.
+    """
+    positive = {k: float(w) for k, w in weights.items() if w > 0}
+    if not positive or any(w < 0 for w in weights.values()):
+        raise ValueError(f"dpo.pairs: weights must be >= 0 and not all 0, got {dict(weights)}")
+    if missing := [k for k in positive if k not in sources]:
+        raise ValueError(f"dpo.pairs.{missing[0]}: no such pair source; known: {sorted(sources)}")
+    if empty := [k for k in positive if not sources[k]]:
+        raise ValueError(f"dpo.pairs.{empty[0]}: weighted {positive[empty[0]]} but that source has no pairs")
+    available = {k: len(v) for k, v in sources.items()}
+    if len(positive) == 1:
+        (only,) = positive
+        return list(sources[only]), {"weights": dict(weights), "available": available,
+                                     "used": {k: (n if k == only else 0) for k, n in available.items()}}
+    total = sum(positive.values())
+    size = min(int(available[k] * total / w) for k, w in positive.items())
+    counts = {k: min(n, available[k]) for k, n in allocate(size, positive).items()}
+    rng = random.Random(f"{seed}:pairs")
+    out = []
+    for k in sorted(counts):
+        out += [sources[k][i] for i in sorted(rng.sample(range(available[k]), counts[k]))]
+    rng.shuffle(out)  # interleave the sources, so every batch of a DPO epoch sees both
+    return out, {"weights": dict(weights), "available": available,
+                 "used": {k: counts.get(k, 0) for k in available}}
+
+
 def split_holdout(dataset: dict[str, list[dict]], fraction: float, seed: int
                   ) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
     """Split every class into (train, holdout) by user text, so a prompt never lands on both sides."""
@@ -238,4 +269,4 @@ def build_bfcl_holdout(per_category: int, seed: int, reference_date: str, exclud
 
 __all__ = ["BFCL_CATEGORIES", "DEFAULT_SHAPES", "NO_TOOL_KINDS", "NO_TOOL_MIX", "RATIO_KEYS", "allocate",
            "bfcl_function", "bfcl_ground_truth", "build_bfcl_holdout", "build_dataset", "class_counts",
-           "select_specs", "split_holdout", "to_bfcl", "when_pairs"]
+           "mix_pairs", "select_specs", "split_holdout", "to_bfcl", "when_pairs"]

@@ -1,15 +1,19 @@
 """Generation backends behind one call, ``run(spec, prompts, batches)``, so the driver and Ray tasks share it.
 
 ``spec`` is a plain dict (it crosses the Ray boundary): ``backend`` ("hf" or "vllm"), ``model_dir``, ``dtype``,
-``max_new_tokens``, ``stop_ids`` and, for vLLM, an optional ``lora`` (``{"base_dir", "adapter_dir", "rank"}``).
+``max_new_tokens``, ``stop_ids``, for vLLM an optional ``lora`` (``{"base_dir", "adapter_dir", "rank"}``), and for
+the transformers backend an optional ``sampling`` (``{"temperature", "top_p", "seed"}``; absent or null: greedy).
 """
 
 from __future__ import annotations
 
 
 def run(spec: dict, prompts: dict[int, str], batches: list[list[int]]) -> dict[int, str]:
-    """Greedy completions ``{index: text}`` for the prompts named in ``batches``."""
+    """Completions ``{index: text}`` for the prompts named in ``batches`` (greedy unless ``spec["sampling"]``)."""
+    sampling = spec.get("sampling")
     if spec["backend"] == "vllm":
+        if sampling is not None:
+            raise ValueError("sampled generation runs on the hf backend only")
         from toolcall_dist.eval.vllm_backend import run_vllm
 
         return run_vllm(spec, prompts, [i for batch in batches for i in batch])
@@ -20,4 +24,5 @@ def run(spec: dict, prompts: dict[int, str], batches: list[list[int]]) -> dict[i
     trust = spec.get("trust_remote_code", False)
     tok = load_tokenizer(spec["model_dir"], trust)
     model = load_model(spec["model_dir"], spec["dtype"], trust)
-    return run_batches(model, tok, prompts, batches, spec["max_new_tokens"], spec["stop_ids"], spec.get("label", ""))
+    return run_batches(model, tok, prompts, batches, spec["max_new_tokens"], spec["stop_ids"], spec.get("label", ""),
+                       sampling)

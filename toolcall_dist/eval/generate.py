@@ -1,4 +1,7 @@
-"""Greedy generation with transformers: real batches (left padding, KV cache), stopping at the family's turn ends.
+"""Generation with transformers: real batches (left padding, KV cache), stopping at the family's turn ends.
+
+Greedy by default; with ``sampling`` (``{"temperature", "top_p", "seed"}``) each batch samples from a torch seed of its
+own, derived from ``seed`` and the batch's first prompt index, so a batch samples the same replies wherever it runs.
 
 The work is planned once (``plan``: prompts tokenized, over-length ones set aside, the rest sorted by token length and
 cut into batches) and the plan is what runs, in one process or split across Ray tasks by whole batches
@@ -89,7 +92,8 @@ def load_model(model_dir: str, dtype: str = "float32", trust_remote_code: bool =
 SHRINK_AT = 0.5  # drop the finished rows once this share of the batch has finished (None: never)
 
 
-def _decode(model, enc, cache, max_new_tokens: int, stop_ids: list[int], pad_id: int) -> list[list[int]]:
+def _decode(model, enc, cache, max_new_tokens: int, stop_ids: list[int], pad_id: int,
+            sampling: dict | None = None) -> list[list[int]]:
     """Each row's generated token ids (padding after its stop token). With a prefilled cache, the batch is decoded
     in stretches: once ``SHRINK_AT`` of its rows have finished, ``generate`` stops, the finished rows leave the batch
     and its cache, and the rest go on where they were. A batch otherwise decodes every row until its longest reply
@@ -110,6 +114,8 @@ def _decode(model, enc, cache, max_new_tokens: int, stop_ids: list[int], pad_id:
 
     ids, mask = enc["input_ids"], enc["attention_mask"]
     kw = {"do_sample": False, "use_cache": True, "eos_token_id": stop_ids, "pad_token_id": pad_id}
+    if sampling is not None:  # top_k=0: only temperature and top_p shape the draw, not a checkpoint's own default
+        kw.update(do_sample=True, temperature=sampling["temperature"], top_p=sampling["top_p"], top_k=0)
     if cache is None:
         gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, **kw)
         return gen[:, ids.shape[1]:].tolist()
@@ -142,9 +148,17 @@ def reply_text(tok, row: list[int], stop_ids: list[int]) -> str:
     return tok.decode(row[:end], skip_special_tokens=False)
 
 
+def batch_seed(seed: int, batch: list[int]) -> int:
+    """The torch seed a sampled batch draws from: its own, so a shard reproduces what an unsharded run samples."""
+    return (seed * 1_000_003 + batch[0]) % 2**63
+
+
 def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], max_new_tokens: int,
-                stop_ids: list[int], label: str = "") -> dict[int, str]:
-    """Greedy completions for the prompts of ``batches``; each text ends at (and keeps) the first stop token."""
+                stop_ids: list[int], label: str = "", sampling: dict | None = None) -> dict[int, str]:
+    """Completions for the prompts of ``batches``, greedy unless ``sampling`` (``{"temperature", "top_p", "seed"}``)
+    is given; each text ends at (and keeps) the first stop token."""
+    import contextlib
+
     import torch
 
     out: dict[int, str] = {}
@@ -152,9 +166,15 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
     for idx in batches:
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}
-        with torch.inference_mode():
+        seeded = contextlib.nullcontext()
+        if sampling is not None:  # forked, so sampling leaves the caller's random state as it was
+            devices = [model.device.index or 0] if model.device.type == "cuda" else []
+            seeded = torch.random.fork_rng(devices=devices)
+        with torch.inference_mode(), seeded:
+            if sampling is not None:
+                torch.manual_seed(batch_seed(sampling["seed"], idx))
             cache = cpu_cache(model, enc, max_new_tokens) if model.device.type == "cpu" else None
-            rows = _decode(model, enc, cache, max_new_tokens, stop_ids, tok.pad_token_id)
+            rows = _decode(model, enc, cache, max_new_tokens, stop_ids, tok.pad_token_id, sampling)
         for i, row in zip(idx, rows, strict=True):
             out[i] = reply_text(tok, row, stop_ids)
         done += len(idx)
