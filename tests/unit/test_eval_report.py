@@ -81,3 +81,27 @@ def test_the_lenient_parse_row_and_the_modes_note():
     assert "decoded as BFCL's handler for the model family decodes them (eval.decode=bfcl)" in table
     assert "prompted with the text BFCL's handler writes (eval.prompt=bfcl)" in table
     assert "lenient parse" not in markdown_table(SCORES)  # scores written before the decode was recorded
+
+
+def _with_errors(scores: dict, errors: dict) -> dict:
+    from toolcall_dist.eval.error_kinds import ERROR_TYPES
+
+    return {**scores, "errors": {**dict.fromkeys(ERROR_TYPES, 0), **errors}}
+
+
+def test_error_rows_count_failures_per_kind_and_what_each_step_fixed(tmp_path):
+    scores = {"base": {"bfcl": _with_errors(_scores(0, 4), {"no_call": 4})},
+              "sft": {"bfcl": _with_errors(_scores(1, 3), {"wrong_value": 2, "missing_required": 1,
+                                                          "call_not_needed": 1})},
+              "dpo": {"bfcl": _with_errors(_scores(3, 4), {"wrong_value": 1})}}
+    columns, rows = progression_rows(scores)
+    by = {r[2]: r for r in rows}
+    assert by["errors: wrong value"][1] == "errors"
+    assert by["errors: wrong value"][5:] == [0.0, 2.0, 1.0, 2.0, -1.0]  # counts, not percentages
+    assert by["errors: no or malformed call"][5:] == [4.0, 0.0, 0.0, -4.0, 0.0]
+    assert by["errors: call where none needed"][5:] == [0.0, 1.0, 0.0, 1.0, -1.0]
+    for i in range(len(columns)):
+        assert len({type(r[i]) for r in rows if r[i] is not None}) == 1, columns[i]
+    table = markdown_table(scores)
+    assert "| bfcl | *errors: wrong value* |  | 0 | 2 | 1 | +2 | -1 |" in table
+    assert plot_progression(scores, tmp_path / "p.png").stat().st_size > 0

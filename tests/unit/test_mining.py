@@ -11,9 +11,10 @@ from toolcall_dist.data.corrupt import dropped_required
 from toolcall_dist.data.mix import build_dataset, mix_pairs
 from toolcall_dist.data.synthetic import calls_of
 from toolcall_dist.eval.checker import check_entry
+from toolcall_dist.eval.error_kinds import ERROR_TYPES
 from toolcall_dist.eval.verdicts import judge
 from toolcall_dist.formats import get_format
-from toolcall_dist.mining.judge import ERROR_TYPES, NO_TOOL, judge_reply, prompt_items
+from toolcall_dist.mining.judge import NO_TOOL, judge_reply, prompt_items
 from toolcall_dist.mining.pairs import error_quotas, mine
 
 pytestmark = pytest.mark.unit

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolcall_dist.eval.bfcl import CATEGORIES
+from toolcall_dist.eval.error_kinds import ERROR_TYPES
 from toolcall_dist.eval.scoring import GROUP_ORDER
 
 SET_ORDER = ("heldout", "bfcl")
@@ -46,14 +47,23 @@ def progression_rows(scores: dict[str, dict]) -> tuple[list[str], list[list]]:
         if "decode" in first:  # scored with one reading of the replies; how often the other would disagree
             lines.append(("diagnostic", _CHANGED[first["decode"]["other"]], lambda s: _changed_share(s.get("decode")),
                           first["decode"]["entries"], None))
+        if "errors" in first:  # entries failing with each kind of mistake: counts, not percentages
+            for kind_name in ERROR_TYPES:
+                lines.append(("errors", ERROR_LABELS[kind_name],
+                              lambda s, k=kind_name: s.get("errors", {}).get(k), None, None))
         for kind, name, get, entries, over in lines:
-            acc = {m: (None if not per_model[m] or get(per_model[m]) is None else 100 * get(per_model[m]))
+            scale = 1.0 if kind == "errors" else 100  # floats either way: one type per W&B table column
+            acc = {m: (None if not per_model[m] or get(per_model[m]) is None else scale * get(per_model[m]))
                    for m in models}
             change = [None if acc[a] is None or acc[b] is None else acc[a] - acc[b] for a, b in steps]
             rows.append([set_name, kind, name, entries, over, *(acc[m] for m in models), *change])
     return columns, rows
 
 
+ERROR_LABELS = {"wrong_value": "errors: wrong value", "missing_required": "errors: missing argument",
+                "unexpected_argument": "errors: unexpected argument", "wrong_function": "errors: wrong function",
+                "wrong_count": "errors: wrong number of calls", "call_not_needed": "errors: call where none needed",
+                "no_call": "errors: no or malformed call"}
 _CHANGED = {"lenient": "lenient parse: verdicts changed", "bfcl": "BFCL decoding: verdicts changed"}
 _DECODE_NOTE = {"bfcl": "Replies are decoded as BFCL's handler for the model family decodes them (eval.decode=bfcl)",
                 "lenient": "Replies are read by the project's lenient parser (eval.decode=lenient), not as BFCL's "
@@ -86,31 +96,35 @@ def markdown_table(scores: dict[str, dict]) -> str:
     columns, rows = progression_rows(scores)
     n_models = len(scores)
 
-    def cell(i: int, v) -> str:
+    def cell(i: int, v, kind: str) -> str:
         if v is None:
             return "-"
+        if kind == "errors":  # a count of entries, or its change
+            return f"{v:+.0f}" if i >= 5 + n_models else f"{v:.0f}"
         return f"{v:+.1f}" if i >= 5 + n_models else f"{v:.1f}"  # accuracy, or a change in percentage points
 
     head = ["set", "category / group", "entries", *columns[5:]]
     out = ["| " + " | ".join(head) + " |", "|---|---|---:|" + "---:|" * (len(head) - 3)]
     for row in rows:
-        name = f"**{row[2]}**" if row[1] in ("group", "overall") else (f"*{row[2]}*" if row[1] == "diagnostic"
-                                                                        else row[2])
+        name = f"**{row[2]}**" if row[1] in ("group", "overall") else (
+            f"*{row[2]}*" if row[1] in ("diagnostic", "errors") else row[2])
         entries = "" if row[3] is None else (f"{row[3]} ({row[4]} over length)" if row[4] else str(row[3]))
-        out.append("| " + " | ".join([row[0], name, entries, *(cell(i, v) for i, v in enumerate(row) if i >= 5)])
-                   + " |")
+        values = [cell(i, v, row[1]) for i, v in enumerate(row) if i >= 5]
+        out.append("| " + " | ".join([row[0], name, entries, *values]) + " |")
     first = next(iter(scores.values()))
     not_run = next((s["not_run"] for s in first.values() if s), [])
     out += ["", f"Accuracy in %; changes in percentage points. Not run: {', '.join(not_run)}. Over-length prompts "
             "(longer than the model's context) are scored as an empty reply, as BFCL scores a failed request. "
-            "*calls made* / *right functions* are diagnostics over the call categories, not BFCL scores."]
+            "*calls made* / *right functions* are diagnostics over the call categories, not BFCL scores; *errors:* "
+            "rows count the failing entries by kind of mistake (BFCL's error type, grouped)."]
     if note := modes_note(scores):
         out[-1] += " " + note
     return "\n".join(out)
 
 
 def plot_progression(scores: dict[str, dict], path: Path) -> Path:
-    """A grouped bar chart (one panel per set, one bar per model stage) of every category, group and overall."""
+    """A grouped bar chart, one bar per model stage: per set, a panel of every category, group and overall, and
+    beside it a panel of the failing entries by kind of mistake."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display on a cluster node
@@ -119,20 +133,25 @@ def plot_progression(scores: dict[str, dict], path: Path) -> Path:
     columns, rows = progression_rows(scores)
     models = list(scores)
     sets = _sets(scores)
-    fig, axes = plt.subplots(len(sets), 1, figsize=(12, 3.6 * len(sets)), squeeze=False)
+    fig, axes = plt.subplots(len(sets), 2, figsize=(17, 3.6 * len(sets)), squeeze=False,
+                             gridspec_kw={"width_ratios": [3, 1]})
     width = 0.8 / max(len(models), 1)
-    for ax, set_name in zip(axes[:, 0], sets, strict=True):
-        mine = [r for r in rows if r[0] == set_name and r[1] != "diagnostic"]
-        for k, m in enumerate(models):
-            values = [r[5 + k] if r[5 + k] is not None else 0.0 for r in mine]
-            ax.bar([i + (k - (len(models) - 1) / 2) * width for i in range(len(mine))], values, width, label=m)
-        ax.set_xticks(range(len(mine)))
-        ax.set_xticklabels([r[2] + (" (group)" if r[1] == "group" else "") for r in mine], rotation=35, ha="right",
-                           fontsize=8)
+    for (ax, err_ax), set_name in zip(axes, sets, strict=True):
+        panels = ((ax, [r for r in rows if r[0] == set_name and r[1] not in ("diagnostic", "errors")]),
+                  (err_ax, [r for r in rows if r[0] == set_name and r[1] == "errors"]))
+        for a, mine in panels:
+            for k, m in enumerate(models):
+                values = [r[5 + k] if r[5 + k] is not None else 0.0 for r in mine]
+                a.bar([i + (k - (len(models) - 1) / 2) * width for i in range(len(mine))], values, width, label=m)
+            a.set_xticks(range(len(mine)))
+            a.set_xticklabels([r[2].removeprefix("errors: ") + (" (group)" if r[1] == "group" else "")
+                               for r in mine], rotation=35, ha="right", fontsize=8)
+            a.legend(fontsize=8)
         ax.set_ylim(0, 100)
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"{set_name}: BFCL AST accuracy by model stage")
-        ax.legend(fontsize=8)
+        err_ax.set_ylabel("failing entries")
+        err_ax.set_title(f"{set_name}: failures by kind")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)

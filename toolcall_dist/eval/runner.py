@@ -17,6 +17,7 @@ from pathlib import Path
 
 from toolcall_dist import atomic
 from toolcall_dist.eval.bfcl import load_category
+from toolcall_dist.eval.error_kinds import error_counts
 from toolcall_dist.eval.prompts import UNDERSCORE_TO_DOT, entry_prompt
 from toolcall_dist.eval.scoring import score
 from toolcall_dist.eval.verdicts import jsonable, judge
@@ -128,6 +129,10 @@ def _set_scores(rows: list[dict], set_name: str, items: list) -> dict:
     if n_call:
         scores["diagnostics"] = {"call_rate": called / n_call, "right_functions": right_fn / n_call,
                                  "entries": n_call}
+    # what the failures were, per kind (over-length prompts, scored as an empty reply, count as no call)
+    scores["errors"] = error_counts([(row["error_type"], row["parsed_calls"], entry, row["category"])
+                                     for row, (_, _, entry) in zip(rows, items, strict=True)
+                                     if row["set"] == set_name and not row["correct"]])
     return scores
 
 

@@ -13,7 +13,7 @@ import random
 
 from toolcall_dist.data.bfcl_format import bfcl_function, bfcl_ground_truth
 from toolcall_dist.data.synthetic import call_index, calls_of
-from toolcall_dist.eval.checker import check_entry
+from toolcall_dist.eval.error_kinds import error_kind
 from toolcall_dist.eval.prompts import UNDERSCORE_TO_DOT
 from toolcall_dist.eval.verdicts import bfcl_verdict, jsonable, judge
 from toolcall_dist.formats import get_format
@@ -24,15 +24,6 @@ SHAPE_CATEGORY = {"simple": "simple_python", "multiple": "multiple", "parallel":
                   "parallel_multiple": "parallel_multiple"}
 NO_TOOL = "no_tool"
 GROUPS = (*SHAPE_CATEGORY, NO_TOOL)  # the prompt shapes mined and balanced
-ERROR_TYPES = ("wrong_value", "missing_required", "unexpected_argument", "wrong_function", "wrong_count",
-               "call_not_needed", "no_call")
-# BFCL error type (the part after the colon) -> ours; type_error, value_error and the dict checkers are wrong values.
-_BY_SUFFIX = {"wrong_count": "wrong_count", "wrong_func_name": "wrong_function",
-              "function_not_found": "wrong_function", "missing_required": "missing_required",
-              # an argument the answer needs though the schema calls it optional: the reply still left it out
-              "missing_optional": "missing_required", "unexpected_param": "unexpected_argument"}
-
-
 def prompt_items(good: list[dict], no_tool: list[dict], per_shape: int, seed: int) -> list[dict]:
     """Up to ``per_shape`` prompts of each good-call shape and of the no-tool records, drawn by ``seed``.
 
@@ -101,36 +92,6 @@ def judge_message(family: str, message: dict, item: dict, decode: str) -> dict:
 
 
 def error_type(bfcl_type: str, calls: list[dict] | None, item: dict) -> str:
-    """The failure's kind among ``ERROR_TYPES``, from BFCL's error type and the decoded calls.
-
-    A parallel reply BFCL rejects as "cannot find a match" is looked at again: the first answer call no reply call
-    matches is compared with the reply calls to the same function, which names what was wrong with them.
-    """
-    if item["group"] == NO_TOOL:
-        return "call_not_needed"
-    if not calls or bfcl_type.startswith("ast_decoder"):  # no call, or none BFCL's handler can read
-        return "no_call"
-    if bfcl_type.endswith("cannot_find_match"):
-        return _unmatched_error(calls, item)
-    return _BY_SUFFIX.get(bfcl_type.rpartition(":")[2], "wrong_value")
-
-
-def _unmatched_error(calls: list[dict], item: dict) -> str:
-    entry, matched = item["entry"], set()
-    for answer in entry["ground_truth"]:  # greedy, in the answer's order, as BFCL matches parallel calls
-        name = next(iter(answer))
-        func = next((f for f in entry["function"] if f["name"] == name), None)
-        if func is None:
-            return "wrong_function"
-        one = {"id": entry["id"], "function": [func], "ground_truth": [answer]}
-        verdicts = {j: check_entry([c], one, "simple_python", underscore_to_dot=UNDERSCORE_TO_DOT)
-                    for j, c in enumerate(calls) if j not in matched}
-        hit = next((j for j, v in verdicts.items() if v["valid"]), None)
-        if hit is not None:
-            matched.add(hit)
-            continue
-        same = [j for j in verdicts if calls[j].get("name") == name]
-        if not same:
-            return "wrong_function"
-        return error_type(verdicts[same[0]]["error_type"], [calls[same[0]]], {**item, "group": "simple"})
-    return "wrong_value"  # every answer call matched one: BFCL would not have failed the reply
+    """The failure's kind among ``ERROR_TYPES`` for a mining item (``eval.error_kinds.error_kind``; on a no-tool
+    prompt any call is the mistake)."""
+    return error_kind(bfcl_type, calls, item["entry"], "irrelevance" if item["group"] == NO_TOOL else "simple_python")

@@ -24,7 +24,8 @@ from collections.abc import Callable
 
 from toolcall_dist.data.corrupt import CORRUPTIONS, extra_call
 from toolcall_dist.data.synthetic import call_message
-from toolcall_dist.mining.judge import ERROR_TYPES, GROUPS, NO_TOOL, judge_message, judge_reply, reply_content
+from toolcall_dist.eval.error_kinds import ERROR_TYPES
+from toolcall_dist.mining.judge import GROUPS, NO_TOOL, judge_message, judge_reply, reply_content
 
 ANCHOR_CORRUPTIONS = {**CORRUPTIONS, "extra_call": extra_call}
 

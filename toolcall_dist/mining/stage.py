@@ -16,8 +16,9 @@ from functools import partial
 from pathlib import Path
 
 from toolcall_dist import atomic
+from toolcall_dist.eval.error_kinds import ERROR_TYPES
 from toolcall_dist.formats import get_format
-from toolcall_dist.mining.judge import ERROR_TYPES, prompt_items
+from toolcall_dist.mining.judge import prompt_items
 from toolcall_dist.mining.pairs import mine, rendered_ok
 from toolcall_dist.stages import Context, _log_stage, _write_jsonl, read_jsonl
 
