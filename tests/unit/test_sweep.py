@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from toolcall_dist import sweep_report
 from toolcall_dist.config import validate
@@ -31,15 +32,21 @@ def test_every_value_of_every_sweep_preset_composes_and_validates(compose, prese
     assert params
     exp = "quickstart" if not {"model"} & set(params) else "qwen_dpo"
     for key, values in params.items():
-        for value in str(values).split(","):
-            conf = validate(compose([f"+exp={exp}", f"{key}={value}"]))
+        # each value as Hydra's sweeper reads it: a comma list, or choice(...) of dicts
+        sweep = OverridesParser.create().parse_overrides([f"{key}={values}"])[0]
+        assert sweep.is_sweep_override()
+        for text, value in zip(sweep.sweep_string_iterator(), sweep.sweep_iterator(), strict=True):
+            conf = validate(compose([f"+exp={exp}", f"{key}={text}"]))
             if key == "model":
                 assert conf.model.name == value
             else:
                 obj = conf
                 for part in key.split("."):
                     obj = getattr(obj, part)
-                assert obj == pytest.approx(float(value))
+                if isinstance(value, dict):
+                    assert {k: getattr(obj, k) for k in value} == pytest.approx(value)
+                else:
+                    assert obj == pytest.approx(float(value))
 
 
 def test_the_ray_trials_launcher_is_a_hydra_plugin():

@@ -78,7 +78,47 @@ def test_bf16_on_cpu_trains_like_fp32(worker_config):
     a, b = _train_losses(fp32), _train_losses(bf16)
     assert len(a) == len(b) == 8
     assert a[-1] < a[0]  # it learns
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert abs(x - y) <= 0.02 * x, (a, b)
     assert a != b
     assert all(p.dtype == torch.float32 for p in bf16.model.parameters())
+
+
+def test_fused_head_scores_only_labelled_positions_on_cpu(monkeypatch):
+    """TRL's fused LM head (the SFT and DPO loss) projects only the positions with a label once the switch is on,
+    on the CPU as on a GPU, and gives the same loss and gradients as scoring every position."""
+    import torch
+    import trl.trainer.utils as trl_utils
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
+
+    from toolcall_dist.train.common import score_labelled_positions_only
+
+    from trl.kernels import chunked_logprob
+
+    # TRL's own choice (another test's trainer build may have switched it already), restored after the test
+    monkeypatch.setattr(trl_utils, "_use_triton", chunked_logprob._use_triton)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=96, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2))
+    add_fused_lm_head(model)
+    ids = torch.randint(0, 96, (2, 12))
+    labels = torch.full_like(ids, -100)
+    labels[0, 8:], labels[1, 5:7] = ids[0, 8:], ids[1, 5:7]  # 4 + 2 labels, none at position 0: 6 kept by the shift
+    rows = []
+    apply = trl_utils._ChunkedLogProbFunction.apply
+    monkeypatch.setattr(trl_utils._ChunkedLogProbFunction, "apply",
+                        lambda hidden, *a: rows.append(hidden.shape[0]) or apply(hidden, *a))
+
+    def loss_and_grad():
+        model.zero_grad()
+        loss = model(input_ids=ids, labels=labels, fused_lm_head=True).loss
+        loss.backward()
+        return loss.item(), model.model.layers[0].mlp.up_proj.weight.grad.clone()
+
+    every, every_grad = loss_and_grad()
+    assert score_labelled_positions_only() is True
+    labelled, labelled_grad = loss_and_grad()
+    assert rows == [2 * 11, 6]  # all 22 shifted positions, then the 6 with a label
+    assert abs(every - labelled) < 1e-5
+    assert torch.allclose(every_grad, labelled_grad, atol=1e-6)

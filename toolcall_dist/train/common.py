@@ -83,6 +83,33 @@ def base_dtype(c: dict, train: dict) -> str | None:
     return "bfloat16" if train["bf16"] is True and c["peft"]["method"] != "none" else None
 
 
+def score_labelled_positions_only() -> bool:
+    """Make TRL's fused LM head (SFT's and DPO's loss) score only the positions that carry a label on the CPU too.
+
+    TRL scores just those positions where Triton runs, and every position elsewhere, so that tile shapes stay fixed
+    for compilers that recompile per shape (Neuron, XLA). Eager CPU training compiles nothing, and in a tool-call
+    conversation only 8-15% of the positions carry a label: scoring all of them made a SmolLM2-135M LoRA step ~1.4x
+    slower (benchmarks/cpu_speed.py). The log-probs are TRL's own compact path's, unchanged. Returns False, with a
+    warning, if this TRL has no such switch (CPU steps are then slower, not wrong).
+    """
+    import logging
+
+    import trl.trainer.utils as trl_utils
+
+    uses_triton = getattr(trl_utils, "_use_triton", None)
+    if uses_triton is None:
+        logging.getLogger(__name__).warning("trl.trainer.utils._use_triton is gone in this TRL: on a CPU its fused "
+                                            "LM head scores every position, not only the labelled ones")
+        return False
+    if not getattr(uses_triton, "compact_on_cpu", False):
+        def compact(device) -> bool:  # read only by the fused head's compact-or-not choice in trl.trainer.utils
+            return device.type == "cpu" or uses_triton(device)
+
+        compact.compact_on_cpu = True
+        trl_utils._use_triton = compact
+    return True
+
+
 def common_args(c: dict, train: dict, ds_config: dict | None, accum: int, report_to: list[str]) -> dict:
     """Keyword arguments shared by TRL's SFTConfig and DPOConfig."""
     every = c["cluster"]["checkpoint_steps"]

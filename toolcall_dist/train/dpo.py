@@ -41,13 +41,14 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     from transformers import AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    from toolcall_dist.train.common import base_dtype, common_args, load_model, peft_config
+    from toolcall_dist.train import common
 
+    common.score_labelled_positions_only()
     train = c["dpo"]
     trust = c["model"]["trust_remote_code"]  # off unless the config says so: a checkpoint's code never runs by default
     tok = AutoTokenizer.from_pretrained(c["model_dir"], trust_remote_code=trust)
-    model = load_model(c, base_dtype(c, train))
-    args = DPOConfig(**common_args(c, train, ds_config, accum, report_to), beta=train["beta"],
+    model = common.load_model(c, common.base_dtype(c, train))
+    args = DPOConfig(**common.common_args(c, train, ds_config, accum, report_to), beta=train["beta"],
                      loss_type=[train["loss_type"]], precompute_ref_log_probs=train["precompute_ref_log_probs"])
     return DPOTrainer(model=model, args=args, train_dataset=load_from_disk(c["dataset_dir"]), processing_class=tok,
-                      peft_config=peft_config(c["peft"], c["model"]["family"]))
+                      peft_config=common.peft_config(c["peft"], c["model"]["family"]))

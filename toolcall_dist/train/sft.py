@@ -58,10 +58,18 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from toolcall_dist.train.common import (base_dtype, common_args, load_model, new_token_rows, peft_config,
-                                            with_lora_and_new_rows)
+    from toolcall_dist.train.common import (
+        base_dtype,
+        common_args,
+        load_model,
+        new_token_rows,
+        peft_config,
+        score_labelled_positions_only,
+        with_lora_and_new_rows,
+    )
     from toolcall_dist.train.deepspeed import deepspeed_config
 
+    score_labelled_positions_only()
     train = c["sft"]
     trust = c["model"]["trust_remote_code"]  # off unless the config says so: a checkpoint's code never runs by default
     tok = AutoTokenizer.from_pretrained(c["model_dir"], trust_remote_code=trust)

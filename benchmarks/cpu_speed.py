@@ -1,0 +1,426 @@
+"""The project's training stages against a plain PyTorch loop doing the same work, on the real SmolLM2-135M weights.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/cpu_speed.py [--examples 64] [--steps 6] [--parts all]
+
+Each comparison runs in one invocation, every part in a fresh process, so machine noise is shared:
+
+- ``matmul``: 2048 x 2048 products in fp32 and bf16 (GFLOP/s): the rate every figure below is a share of, and the
+  reason ``bf16: auto`` picks what it picks on this CPU (toolcall_dist/hardware.py);
+- ``sft-plain-lora`` / ``sft-project-lora``: SFT with LoRA r16 on every projection. Plain: the model, PEFT, AdamW
+  and ``loss.backward()`` over micro batches of the stage's own tokenized dataset, nothing else. Project: the SFT
+  stage's Ray Train job (1 worker x 2 threads, DeepSpeed ZeRO-2, as ``+exp=smollm2_dpo`` runs it) on the same data;
+- ``sft-plain-full`` / ``sft-project-full``: the same with full fine-tuning;
+- ``dpo-plain-lora`` / ``dpo-project-lora``: DPO with LoRA (reference = the policy with its adapter disabled).
+
+Both sides train in the precision ``bf16: auto`` resolves to on this machine, on micro batches of 2 (pairs for DPO)
+with 4 of them per optimizer step. Tokens/s count non-pad tokens (TRL's ``num_tokens``); the first
+``--warmup`` optimizer steps are left out of the steady state. Effective FLOP/s = 6 x parameters x tokens/s for
+full fine-tuning, 4 x for LoRA (no weight gradients for the frozen base), stated as a share of the measured matmul
+rate in the precision used. Rewrites the section in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import answer_part, compose, run_part, table, update_performance_doc, worker_config  # noqa: E402
+
+MICRO, ACCUM = 2, 4
+DPO_ACCUM = 2  # a DPO micro batch is twice the sequences (chosen and rejected) and adds the reference's forward
+
+
+def _overrides(args, peft: str) -> list[str]:
+    return ["+exp=smollm2_dpo", *args.set, "tracking=none", f"data.n_examples={args.examples}", f"peft={peft}",
+            "sft.sampling=random", f"sft.micro_batch_size={MICRO}", f"sft.global_batch_size={MICRO * ACCUM}",
+            "sft.logging_steps=1", f"dpo.micro_batch_size={MICRO}", f"dpo.global_batch_size={MICRO * DPO_ACCUM}",
+            "dpo.logging_steps=1", "cluster.checkpoint_steps=0"]
+
+
+def prepare(args, work: Path) -> None:
+    """The data and base stages of ``+exp=smollm2_dpo`` (SmolLM2 converted from the packaged GGUF, tool tokens
+    added), then the SFT and DPO datasets as the stages tokenize them, under ``work``."""
+    from _common import compose_config
+
+    from toolcall_dist import pipeline
+    from toolcall_dist.stages import read_jsonl
+    from toolcall_dist.train import dpo, sft
+
+    over = [*_overrides(args, "lora"), f"output_dir={work}/run", f"stages_dir={work}/stages", "stages=[data,base]"]
+    result = pipeline.run(compose_config(over))
+    cfg = compose(over)
+    train_dir = result.stage_dirs["data"] / "train"
+    model_dir = result.stage_dirs["base"] / "model"
+    records = read_jsonl(train_dir / "good.jsonl") + read_jsonl(train_dir / "no_tool.jsonl")
+    s = sft.prepare_dataset(records, str(model_dir), "smollm2", cfg["sft"]["max_length"], True,
+                            str(work / "sft_dataset"))
+    pairs = read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl")
+    d = dpo.prepare_dataset(pairs, str(model_dir), "smollm2", cfg["dpo"]["max_length"], str(work / "dpo_dataset"))
+    added = sorted(json.loads((result.stage_dirs["base"] / "done.json").read_text())["added_tokens"])
+    (work / "prepared.json").write_text(json.dumps({"model_dir": str(model_dir), "sft": s, "dpo": d,
+                                                     "added_tokens": added}))
+
+
+def _bf16() -> bool:
+    """What ``bf16: auto`` resolves to on this machine."""
+    from toolcall_dist.hardware import hardware_has_bf16, resolve_bf16
+
+    return resolve_bf16("auto", False, hardware_has_bf16(False), "sft.bf16")
+
+
+def _matmul() -> dict:
+    import torch
+
+    torch.set_num_threads(2)
+    out = {}
+    for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        # 2048 x 2048, or 256 x 256 where a first small product shows bf16 emulated (~0.4 GFLOP/s without native
+        # bf16: one 2048 product would take most of a minute)
+        t0 = time.perf_counter()
+        torch.randn(256, 256, dtype=dt) @ torch.randn(256, 256, dtype=dt)
+        size = 2048 if time.perf_counter() - t0 < 0.01 else 256
+        a, b = torch.randn(size, size, dtype=dt), torch.randn(size, size, dtype=dt)
+        a @ b
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < 3.0:
+            a @ b
+            n += 1
+        out[f"{name}_gflops"] = 2 * size ** 3 * n / (time.perf_counter() - t0) / 1e9
+        out[f"{name}_size"] = size
+    return out
+
+
+def _batches(dataset_dir: Path, pad_id: int, seed: int, n: int):
+    """``n`` micro batches of ``MICRO`` rows drawn at random (as ``sft.sampling=random``), right-padded, labels only
+    on the assistant tokens."""
+    import random
+
+    import torch
+    from datasets import load_from_disk
+
+    rows = list(load_from_disk(str(dataset_dir)))
+    rng, out = random.Random(seed), []
+    order: list[int] = []
+    while len(out) < n:
+        if len(order) < MICRO:
+            order += rng.sample(range(len(rows)), len(rows))
+        pick, order = order[:MICRO], order[MICRO:]
+        width = max(len(rows[i]["input_ids"]) for i in pick)
+        ids = torch.full((MICRO, width), pad_id)
+        labels = torch.full((MICRO, width), -100)
+        mask = torch.zeros((MICRO, width), dtype=torch.long)
+        for j, i in enumerate(pick):
+            x, m = torch.tensor(rows[i]["input_ids"]), torch.tensor(rows[i]["assistant_masks"])
+            ids[j, :len(x)], mask[j, :len(x)] = x, 1
+            labels[j, :len(x)] = torch.where(m.bool(), x, torch.tensor(-100))
+        out.append((ids, mask, labels))
+    return out
+
+
+def _plain_model(model_dir: str, peft: dict | None):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from toolcall_dist.train.common import LORA_TARGETS
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.config.use_cache = False
+    if peft:  # the preset's LoRA (r, alpha, dropout) on the family's projections
+        model = get_peft_model(model, LoraConfig(r=peft["r"], lora_alpha=peft["alpha"], lora_dropout=peft["dropout"],
+                                                 task_type="CAUSAL_LM", target_modules=LORA_TARGETS["smollm2"]))
+    model.train()
+    return model
+
+
+def _head_loss(model, ids, mask, labels):
+    """Next-token cross-entropy with the LM head applied only where a label is (as TRL's fused head does): the
+    full-vocabulary logits of every position would cost more than the rest of a LoRA step."""
+    import torch.nn.functional as F
+
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = causal.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
+    target = labels[:, 1:]
+    keep = target != -100
+    return F.cross_entropy(causal.lm_head(hidden[keep]).float(), target[keep])
+
+
+def _sft_plain(args, work: Path, lora: bool) -> dict:
+    import torch
+
+    torch.set_num_threads(2)
+    prep = json.loads((work / "prepared.json").read_text())
+    bf16 = _bf16()
+    model = _plain_model(prep["model_dir"], compose(_overrides(args, "lora"))["peft"] if lora else None)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
+    batches = _batches(work / "sft_dataset", model.config.pad_token_id or 0, 0, (args.steps + args.warmup) * ACCUM)
+    ends, tokens = [], []
+    for step in range(args.steps + args.warmup):
+        n = 0
+        for ids, mask, labels in batches[step * ACCUM:(step + 1) * ACCUM]:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = _head_loss(model, ids, mask, labels) / ACCUM
+            loss.backward()
+            n += int(mask.sum())
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        ends.append(time.time())
+        tokens.append(n)
+    w = args.warmup  # as the stage's StepTimes.summary: steady from the end of step w + 1
+    secs = ends[-1] - ends[w]
+    return {"tokens_per_s": sum(tokens[w + 1:]) / secs, "seconds_per_step": secs / (len(ends) - w - 1), "bf16": bf16,
+            "params": sum(p.numel() for p in model.parameters())}
+
+
+def _project(args, work: Path, stage: str, peft: str) -> dict:
+    """One training stage's Ray Train job on the prepared dataset, timed from ``fit()``."""
+    from toolcall_dist.train import ray_job
+
+    prep = json.loads((work / "prepared.json").read_text())
+    cfg = compose(_overrides(args, peft))
+    steps = args.steps + args.warmup
+    n_rows = steps * MICRO * (ACCUM if stage == "sft" else DPO_ACCUM)
+    # exactly `steps` optimizer steps: the epoch fraction that covers them (DPO) or the dataset's size (SFT)
+    size = prep[stage]["examples" if stage == "sft" else "pairs"]
+    cfg[stage]["epochs"] = n_rows / size
+    run = work / f"{stage}-project-{peft}"
+    c = {**worker_config(cfg, stage, Path(prep["model_dir"]), work / f"{stage}_dataset", run),
+         "added_tokens": prep["added_tokens"] if stage == "sft" else []}
+    t0 = time.time()
+    ray_job.init_ray(c["cluster"])
+    t_fit = time.time()
+    info = ray_job.fit(stage, c)
+    timing = info["timing"]
+    history = json.loads((run / "model" / "log_history.json").read_text())
+    ends = timing
+    out = {"bf16": info["bf16"], "ray_init_s": t_fit - t0, "fit_to_first_step_s": timing["first_step_at"] - t_fit,
+           "steps": timing["steps_timed"], "fit_to_train_begin_s": timing["train_begin_at"] - t_fit,
+           "first_step_s": timing["first_step_at"] - timing["train_begin_at"]}
+    if "steady_seconds" in ends:
+        secs = ends["steady_seconds"]
+        out["seconds_per_step"] = secs / (ends["steady_to_step"] - ends["steady_from_step"])
+        if stage == "sft":
+            at = {h["step"]: h["num_tokens"] for h in history if "num_tokens" in h}
+            out["tokens_per_s"] = (at[ends["steady_to_step"]] - at[ends["steady_from_step"]]) / secs
+    return out
+
+
+def _dpo_plain(args, work: Path) -> dict:
+    """DPO's sigmoid loss with LoRA: per micro batch the chosen and rejected replies in one padded forward of the
+    policy, the same forward with the adapter disabled and no grad for the reference, loss on completion tokens."""
+    import random
+
+    import torch
+    import torch.nn.functional as F
+    from datasets import load_from_disk
+    from transformers import AutoTokenizer
+
+    torch.set_num_threads(2)
+    prep = json.loads((work / "prepared.json").read_text())
+    bf16 = _bf16()
+    tok = AutoTokenizer.from_pretrained(prep["model_dir"])
+    model = _plain_model(prep["model_dir"], compose(_overrides(args, "lora"))["peft"])
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-5, weight_decay=0.0)
+    rows = list(load_from_disk(str(work / "dpo_dataset")))
+    rng = random.Random(0)
+
+    def encode(pick):
+        seqs, starts = [], []
+        for side in ("chosen", "rejected"):
+            for r in pick:
+                p = tok(r["prompt"], add_special_tokens=False)["input_ids"]
+                c = tok(r[side], add_special_tokens=False)["input_ids"]
+                seqs.append(p + c)
+                starts.append(len(p))
+        width = max(map(len, seqs))
+        ids = torch.full((len(seqs), width), tok.pad_token_id)
+        keep = torch.zeros((len(seqs), width), dtype=torch.bool)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, (s, st) in enumerate(zip(seqs, starts, strict=True)):
+            ids[i, :len(s)], mask[i, :len(s)], keep[i, st:len(s)] = torch.tensor(s), 1, True
+        return ids, mask, keep
+
+    def logps(ids, mask, keep):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        lp = torch.gather(logits.log_softmax(-1), 2, ids[:, 1:, None]).squeeze(2)
+        return (lp * keep[:, 1:]).sum(1)
+
+    ends = []
+    for _ in range(args.steps + args.warmup):
+        for _ in range(DPO_ACCUM):
+            ids, mask, keep = encode(rng.sample(rows, MICRO))
+            with torch.no_grad(), model.disable_adapter():
+                ref = logps(ids, mask, keep)
+            pol = logps(ids, mask, keep)
+            margin = (pol[:MICRO] - ref[:MICRO]) - (pol[MICRO:] - ref[MICRO:])
+            (-F.logsigmoid(0.1 * margin).mean() / DPO_ACCUM).backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        ends.append(time.time())
+    secs = ends[-1] - ends[args.warmup]
+    return {"seconds_per_step": secs / (len(ends) - args.warmup - 1), "bf16": bf16}
+
+
+def _step_ablation(args, work: Path) -> dict:
+    """One micro batch's forward + backward (no optimizer) under five variants of the LoRA step, taking turns in one
+    process so that machine noise hits all alike; the median of ``--steps`` rounds each. What each project choice
+    costs: TRL's fused LM head scoring every position (its CPU default) or only the labelled ones
+    (``train/common.score_labelled_positions_only``), LoRA dropout, the trainable rows of the added tokens."""
+    import statistics
+
+    import torch
+    import trl.trainer.utils as trl_utils
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.trainer.utils import add_fused_lm_head
+
+    from toolcall_dist.train.common import score_labelled_positions_only, with_lora_and_new_rows
+
+    torch.set_num_threads(2)
+    prep = json.loads((work / "prepared.json").read_text())
+    peft = compose(_overrides(args, "lora"))["peft"]
+    dropped = {**peft, "dropout": 0.05}
+    uses_triton = trl_utils._use_triton
+    score_labelled_positions_only()
+    compact, trl_utils._use_triton = trl_utils._use_triton, uses_triton
+    tok = AutoTokenizer.from_pretrained(prep["model_dir"])
+
+    def fused(p: dict):
+        model = _plain_model(prep["model_dir"], p)
+        add_fused_lm_head(model.get_base_model(), outputs=("log_probs", "entropy", "is_top1"))  # as SFTTrainer
+        return model
+
+    def with_rows():
+        base = AutoModelForCausalLM.from_pretrained(prep["model_dir"], dtype=torch.float32)
+        base.config.use_cache = False
+        model = with_lora_and_new_rows(base, dropped, "smollm2", tok.convert_tokens_to_ids(prep["added_tokens"]))
+        add_fused_lm_head(model.get_base_model(), outputs=("log_probs", "entropy", "is_top1"))
+        return model.train()
+
+    variants = {  # name: (model, fused head's compact switch or None for the plain loss)
+        "plain head, dropout 0.05": (_plain_model(prep["model_dir"], dropped), None),
+        "TRL head, every position, dropout 0.05": (fused(dropped), uses_triton),
+        "TRL head, labelled positions, dropout 0.05": (fused(dropped), compact),
+        "TRL head, labelled positions, dropout 0.05, added-token rows trained": (with_rows(), compact),
+        "TRL head, labelled positions, dropout 0": (fused({**peft, "dropout": 0.0}), compact),
+    }
+    ids, mask, labels = _batches(work / "sft_dataset", tok.pad_token_id or 0, 0, 1)[0]
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(args.steps):
+        for name, (model, switch) in variants.items():
+            t0 = time.perf_counter()
+            if switch is None:
+                _head_loss(model, ids, mask, labels).backward()
+            else:
+                trl_utils._use_triton = switch
+                model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True).loss.backward()
+            times[name].append(time.perf_counter() - t0)
+            model.zero_grad(set_to_none=True)
+    trl_utils._use_triton = uses_triton
+    return {"tokens": int(mask.sum()), "labelled": int((labels[:, 1:] != -100).sum()),
+            "seconds": {k: statistics.median(v) for k, v in times.items()}}
+
+
+def part(name: str, args, work: Path) -> dict:
+    if name == "matmul":
+        return _matmul()
+    if name == "step-ablation":
+        return _step_ablation(args, work)
+    if name.startswith("sft-plain"):
+        return _sft_plain(args, work, lora=name.endswith("lora"))
+    if name == "dpo-plain-lora":
+        return _dpo_plain(args, work)
+    stage, _, peft = name.split("-")
+    return _project(args, work, stage, "lora" if peft == "lora" else "none")
+
+
+PARTS = ["matmul", "sft-plain-lora", "sft-project-lora", "sft-plain-full", "sft-project-full", "dpo-plain-lora",
+         "dpo-project-lora", "step-ablation"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=64, help="data.n_examples of the prepared data stage")
+    parser.add_argument("--steps", type=int, default=6, help="steady optimizer steps measured per part")
+    parser.add_argument("--warmup", type=int, default=2, help="optimizer steps left out of the steady state")
+    parser.add_argument("--parts", default="all", help=f"comma-separated subset of {','.join(PARTS)}")
+    parser.add_argument("--work", default=None, help="work directory (kept; default: a new one under /tmp)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for both sides, e.g. --set peft.dropout=0.0")
+    parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--no-doc", action="store_true", help="print only, leave docs/performance.md alone")
+    args = parser.parse_args()
+    import tempfile
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="cpu-speed-"))
+    if answer_part(args, work, part):
+        return
+    if not (work / "prepared.json").exists():
+        prepare(args, work)
+    argv = ["--examples", str(args.examples), "--steps", str(args.steps), "--warmup", str(args.warmup),
+            *[x for kv in args.set for x in ("--set", kv)]]
+    names = PARTS if args.parts == "all" else args.parts.split(",")
+    saved = work / "results.json"  # parts run earlier on the same --work are kept: a subset can be rerun alone
+    res = json.loads(saved.read_text()) if saved.exists() else {}
+    for name in names:
+        res[name] = run_part(__file__, name, work, argv)
+        print(name, json.dumps(res[name]), flush=True)
+        saved.write_text(json.dumps(res, indent=1))
+    if any(p not in res for p in PARTS):
+        return
+    body = render(res, json.loads((work / "prepared.json").read_text()))
+    print(body)
+    if not args.no_doc:
+        cmd = "PYTHONPATH=. .venv/bin/python benchmarks/cpu_speed.py " + shlex.join(argv)
+        update_performance_doc("cpu-speed", "SmolLM2-135M: the training stages against a plain PyTorch loop", cmd,
+                               body)
+
+
+def render(res: dict, prep: dict) -> str:
+    mm = res["matmul"]
+    bf16 = res["sft-plain-lora"]["bf16"]
+    rate = mm["bf16_gflops" if bf16 else "fp32_gflops"]
+    params = res["sft-plain-lora"]["params"]
+    rows = []
+    for what, key, factor in (("SFT, LoRA r16", "lora", 4), ("SFT, full", "full", 6)):
+        p, q = res[f"sft-plain-{key}"], res[f"sft-project-{key}"]
+        rows.append([f"{what}: tokens/s", f"{p['tokens_per_s']:.0f}", f"{q['tokens_per_s']:.0f}",
+                     f"{q['tokens_per_s'] / p['tokens_per_s']:.2f}x",
+                     f"{factor * params * q['tokens_per_s'] / 1e9 / rate:.0%} ({factor}x)"])
+    p, q = res["dpo-plain-lora"], res["dpo-project-lora"]
+    ratio = q["seconds_per_step"] / p["seconds_per_step"]
+    rows.append(["DPO, LoRA r16: pairs/s", f"{MICRO * DPO_ACCUM / p['seconds_per_step']:.2f}",
+                 f"{MICRO * DPO_ACCUM / q['seconds_per_step']:.2f}", f"step {ratio:.2f}x the plain one", ""])
+    first = [f"{k}: {res[f'{k}']['fit_to_first_step_s']:.0f} s from fit() to the end of the first step "
+             f"({res[f'{k}']['first_step_s']:.0f} s of it the step)" for k in ("sft-project-lora",
+                                                                                 "sft-project-full",
+                                                                                 "dpo-project-lora")]
+    ab = res["step-ablation"]
+    base = ab["seconds"]["TRL head, every position, dropout 0.05"]
+    ablation = table(["one micro batch, forward + backward (LoRA)", "seconds", "tokens/s", "vs TRL's CPU default"],
+                     [[k, f"{v:.2f}", f"{ab['tokens'] / v:.0f}", f"{base / v:.2f}x"]
+                      for k, v in ab["seconds"].items()])
+    return "\n".join([
+        f"Matmul 2048 x 2048: fp32 {mm['fp32_gflops']:.0f} GFLOP/s, bf16 {mm['bf16_gflops']:.1f} GFLOP/s; "
+        f"`bf16: auto` resolved to {'bf16' if bf16 else 'fp32'} here, and both sides trained in it. SmolLM2-135M "
+        f"({params / 1e6:.0f}M parameters), {prep['sft']['examples']} SFT conversations of "
+        f"{prep['sft']['tokens'] / prep['sft']['examples']:.0f} tokens on average, micro batch {MICRO} x {ACCUM} "
+        "accumulated per optimizer step.", "",
+        table(["what", "plain loop", "project stage", "project / plain", "effective FLOP/s, share of matmul"], rows),
+        "", *[f"- {x}" for x in first], "",
+        f"Where a step's time goes: one micro batch of {MICRO} conversations ({ab['tokens']} tokens, "
+        f"{ab['labelled']} of them labelled), the variants taking turns in one process, median of the rounds:", "",
+        ablation])
+
+
+if __name__ == "__main__":
+    main()
