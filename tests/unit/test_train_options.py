@@ -90,11 +90,10 @@ def test_fused_head_scores_only_labelled_positions_on_cpu(monkeypatch):
     import torch
     import trl.trainer.utils as trl_utils
     from transformers import LlamaConfig, LlamaForCausalLM
+    from trl.kernels import chunked_logprob
     from trl.trainer.utils import add_fused_lm_head
 
     from toolcall_dist.train.common import score_labelled_positions_only
-
-    from trl.kernels import chunked_logprob
 
     # TRL's own choice (another test's trainer build may have switched it already), restored after the test
     monkeypatch.setattr(trl_utils, "_use_triton", chunked_logprob._use_triton)
