@@ -76,6 +76,9 @@ def test_packing_without_varlen_attention_takes_one_packed_row_per_micro_batch()
                           accum, use_gpu=False)  # what build_trainer hands DeepSpeed then
     assert (ds["train_micro_batch_size_per_gpu"], ds["gradient_accumulation_steps"], ds["train_batch_size"]) == \
         (1, 16, 32)
+    with pytest.raises(ValueError, match="bf16 must be resolved"):  # "auto" would read as true
+        deepspeed_config({"stage": 2, "bucket_size": 1, "offload_optimizer": False, "offload_params": False},
+                         {**t, "bf16": "auto"}, accum, use_gpu=False)
     assert packed_micro_batch(train, 2, "eager")[1] == 16
     for unchanged in [(train, 2, "flash_attention_2"), ({**train, "packing": False}, 2, "sdpa")]:
         assert packed_micro_batch(*unchanged) == unchanged[:2]

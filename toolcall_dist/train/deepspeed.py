@@ -10,6 +10,8 @@ def deepspeed_config(ds: dict, train: dict, accum: int, use_gpu: bool) -> dict |
     """
     if ds["stage"] == 0:
         return None
+    if not isinstance(train["bf16"], bool):  # "auto" is resolved in the worker, on the hardware that trains
+        raise ValueError(f"deepspeed_config: bf16 must be resolved to true or false first, got {train['bf16']!r}")
     zero: dict = {"stage": ds["stage"], "contiguous_gradients": True, "overlap_comm": use_gpu,
                   "reduce_bucket_size": ds["bucket_size"], "allgather_bucket_size": ds["bucket_size"]}
     if ds["stage"] == 3:
@@ -25,7 +27,7 @@ def deepspeed_config(ds: dict, train: dict, accum: int, use_gpu: bool) -> dict |
         "train_batch_size": train["global_batch_size"],
         "gradient_clipping": 1.0,
         "zero_optimization": zero,
-        "bf16": {"enabled": bool(train["bf16"])},
+        "bf16": {"enabled": train["bf16"]},
         # Offload with torch's AdamW instead of JIT-compiling DeepSpeedCPUAdam (minutes on a CPU machine).
         "zero_force_ds_cpu_optimizer": False,
         "steps_per_print": 10**9,
