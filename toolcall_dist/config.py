@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from toolcall_dist.errors import ConfigError
+from toolcall_dist.hardware import SETTINGS as BF16_SETTINGS
 
 FAMILIES = ("qwen2_5", "qwen3", "smollm2", "llama3", "mistral", "phi4")
 BFCL_CATEGORIES = (
@@ -21,7 +22,6 @@ BFCL_CATEGORIES = (
 SYNTHETIC_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
 STAGES = ("data", "base", "sft", "mine", "dpo", "eval")
 SOURCE_FORMATS = ("glaive", "xlam", "hermes", "bfcl")  # toolcall_dist.data.loaders.FORMATS
-BF16_SETTINGS = ("auto", True, False)  # toolcall_dist.hardware.SETTINGS
 ATTENTION = (None, "eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
 
 
