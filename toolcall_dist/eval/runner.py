@@ -112,10 +112,13 @@ def _set_scores(rows: list[dict], set_name: str, items: list) -> dict:
     verdicts: dict[str, list[bool]] = {}
     over: dict[str, int] = {}
     called = right_fn = n_call = 0
+    failures = []  # what the failures were, per kind (an over-length prompt, scored as an empty reply, is no call)
     for row, (_, _, entry) in zip(rows, items, strict=True):
         if row["set"] != set_name:
             continue
         verdicts.setdefault(row["category"], []).append(row["correct"])
+        if not row["correct"]:
+            failures.append((row["error_type"], row["parsed_calls"], entry, row["category"]))
         over[row["category"]] = over.get(row["category"], 0) + row["over_length"]
         truth = entry["ground_truth"]
         if truth is not None:  # diagnostics beyond BFCL's all-or-nothing verdict
@@ -129,10 +132,7 @@ def _set_scores(rows: list[dict], set_name: str, items: list) -> dict:
     if n_call:
         scores["diagnostics"] = {"call_rate": called / n_call, "right_functions": right_fn / n_call,
                                  "entries": n_call}
-    # what the failures were, per kind (over-length prompts, scored as an empty reply, count as no call)
-    scores["errors"] = error_counts([(row["error_type"], row["parsed_calls"], entry, row["category"])
-                                     for row, (_, _, entry) in zip(rows, items, strict=True)
-                                     if row["set"] == set_name and not row["correct"]])
+    scores["errors"] = error_counts(failures)
     return scores
 
 
