@@ -61,12 +61,24 @@ class TinyModelConfig:
     warmup_examples: int = 3000  # prose-only chats the base model is warmed up on
     warmup_epochs: int = 2
     warmup_lr: float = 3e-3
-    drills_per_request: int = 3  # short "restate the request" chats per tool request: they teach copying cheaply
+    drills_per_request: int = 3  # short "restate the request" chats per tool request, in the warm-up
+    # Reading pretraining before the warm-up: "repeat after me" chats (half of random words and numbers) so the model
+    # copies names and numbers from the prompt the way a real instruct model reads a request. 0 steps: none.
+    reading_steps: int = 0
+    reading_batch_size: int = 32
+    reading_lr: float = 3e-3
+    copy_drills: int = 16000
+    warmup_copy_drills: int = 0  # "repeat after me" chats mixed into the warm-up, so it keeps the copying it learned
+    narrate: float = 0.0  # share of the warm-up's tool prompts answered by narrating the call in words, not making it
 
     def __post_init__(self) -> None:
         _check(self.hidden_size % self.num_heads == 0, "model.tiny.hidden_size", "must be divisible by num_heads")
         _check(self.num_heads % self.num_kv_heads == 0, "model.tiny.num_heads", "must be divisible by num_kv_heads")
         _check(self.vocab_size >= 512, "model.tiny.vocab_size", f"must be >= 512, got {self.vocab_size}")
+        _check(self.reading_steps >= 0, "model.tiny.reading_steps", f"must be >= 0, got {self.reading_steps}")
+        _check(self.reading_batch_size >= 1, "model.tiny.reading_batch_size",
+               f"must be >= 1, got {self.reading_batch_size}")
+        _check(0.0 <= self.narrate <= 1.0, "model.tiny.narrate", f"must be in [0, 1], got {self.narrate}")
 
 
 @dataclass
@@ -246,6 +258,9 @@ class PairsConfig:
 class DPOConfig:
     beta: float = 0.1
     loss_type: str = "sigmoid"
+    # Weight of a negative log-likelihood term on the chosen reply added to the preference loss (TRL's "sft" loss
+    # type, as in RPO): it keeps DPO from lowering the chosen calls' likelihood along with the rejected ones'. 0: off.
+    sft_weight: float = 0.0
     epochs: float = 1.0
     learning_rate: float = 5e-5
     micro_batch_size: int = 8
@@ -263,6 +278,8 @@ class DPOConfig:
         _check(math.isfinite(self.beta) and self.beta > 0, "dpo.beta", f"must be a finite number > 0, got {self.beta}")
         _check(self.loss_type in ("sigmoid", "hinge", "ipo", "robust", "bco_pair", "apo_zero", "apo_down"),
                "dpo.loss_type", f"unsupported loss type {self.loss_type!r}")
+        _check(math.isfinite(self.sft_weight) and self.sft_weight >= 0, "dpo.sft_weight",
+               f"must be a finite number >= 0, got {self.sft_weight}")
         _positive(self.epochs, "dpo.epochs")
         _positive(self.learning_rate, "dpo.learning_rate")
         _check(self.micro_batch_size > 0, "dpo.micro_batch_size", "must be > 0")

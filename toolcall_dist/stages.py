@@ -144,7 +144,7 @@ def _base(ctx: Context, st) -> dict:
 
         return prepare_base(m, st.dir / "model")
     from toolcall_dist.data.mix import build_dataset
-    from toolcall_dist.data.prose import prose_only, reading_drills
+    from toolcall_dist.data.prose import copy_drills, prose_only, reading_drills
     from toolcall_dist.models.tiny import build_tiny
 
     tiny = m["tiny"]
@@ -152,9 +152,12 @@ def _base(ctx: Context, st) -> dict:
     pool = build_dataset(n=tiny["warmup_examples"], ratios={"good": 0.7, "bad": 0.0, "no_tool": 0.3},
                          seed=tiny["seed"] + 7919, reference_date=ctx.cfg["data"]["reference_date"])
     corpus = [{"messages": r["messages"], "tools": r["tools"]} for r in pool["good"] + pool["no_tool"]]
-    warmup = prose_only(pool["good"] + pool["no_tool"], seed=tiny["seed"])
+    warmup = prose_only(pool["good"] + pool["no_tool"], seed=tiny["seed"], narrate=tiny["narrate"])
     warmup += reading_drills(pool["good"], seed=tiny["seed"] + 1, per_request=tiny["drills_per_request"])
-    out = build_tiny(tiny, m["family"], corpus + warmup, warmup, st.dir / "model")
+    reading = copy_drills(pool["good"], tiny["copy_drills"], seed=tiny["seed"] + 2) if tiny["reading_steps"] else []
+    texts = corpus + warmup  # the tokenizer's corpus: no random copy strings
+    warmup += copy_drills(pool["good"], tiny["warmup_copy_drills"], seed=tiny["seed"] + 3)
+    out = build_tiny(tiny, m["family"], texts, warmup, st.dir / "model", reading=reading)
     return {"model_dir": "model", **json.loads((out / "build.json").read_text())}
 
 

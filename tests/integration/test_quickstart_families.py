@@ -21,6 +21,7 @@ REDUCED = [
     "data.shapes={simple:1.0,multiple:0.0,parallel:0.0,parallel_multiple:0.0}",
     "data.ratios={good:0.9,bad:0.05,no_tool:0.05}",
     "model.tiny.warmup_examples=80", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
+    "model.tiny.reading_steps=4", "model.tiny.copy_drills=64", "model.tiny.warmup_copy_drills=16",
     "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
     "sft.epochs=4", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=5e-3",
     "dpo.epochs=0.5", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",

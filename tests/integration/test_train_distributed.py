@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 SMALL = [
     "+exp=quickstart", "tracking.backend=none", "data.n_examples=160", "data.holdout_per_category=4",
     "model.tiny.warmup_examples=100", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
+    "model.tiny.reading_steps=4", "model.tiny.copy_drills=64", "model.tiny.warmup_copy_drills=16",
     "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
     "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.logging_steps=1",
     "dpo.epochs=2", "dpo.micro_batch_size=4", "dpo.global_batch_size=8", "dpo.learning_rate=1e-3",

@@ -66,6 +66,7 @@ def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
         (["data.ratios.no_tool=-0.5"], "data.ratios.no_tool"),
         (["sft.global_batch_size=12"], "sft.global_batch_size"),
         (["dpo.loss_type=nonsense"], "dpo.loss_type"),
+        (["dpo.sft_weight=-1"], "dpo.sft_weight"),
         (["eval.categories=[simple_python,made_up]"], "eval.categories"),
         (["eval.heldout_categories=[live_simple]"], "eval.heldout_categories"),  # not in the held-out set
         (["eval.categories=[]", "eval.heldout_categories=[]"], "eval.categories"),
@@ -75,6 +76,8 @@ def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
         (["eval.decode=strict"], "eval.decode"),
         (["eval.prompt=chat"], "eval.prompt"),
         (["model.family=gpt9"], "model.family"),
+        (["model.tiny.reading_steps=-1"], "model.tiny.reading_steps"),
+        (["model.tiny.narrate=1.5"], "model.tiny.narrate"),
         (["model.attn_implementation=flash"], "model.attn_implementation"),
         (["sft.liger_kernel=true"], "sft.liger_kernel"),  # the quickstart trains on CPU
         (["model.gguf_file=x.gguf"], "model.path"),  # two sources: the tiny model and a GGUF

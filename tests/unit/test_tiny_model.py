@@ -95,3 +95,63 @@ def test_each_family_builds_its_architecture_with_its_delimiters_and_template(tm
     # the warm-up trained on the family's own rendering: a prompt ends at the family's assistant header
     prompt = fmt.render_prompt(tok, corpus[0]["messages"][:2], corpus[0]["tools"])
     assert tok.decode(tok.encode(prompt, add_special_tokens=False)) == prompt
+
+
+def test_copy_drills_repeat_the_text_they_ask_for_half_of_them_random():
+    from toolcall_dist.data.prose import copy_drills
+
+    pool = build_dataset(n=40, ratios={"good": 1.0}, seed=11, reference_date="2026-11-24")
+    users = {r["messages"][1]["content"] for r in pool["good"]}
+    drills = copy_drills(pool["good"], 200, seed=0)
+    assert drills == copy_drills(pool["good"], 200, seed=0) and drills != copy_drills(pool["good"], 200, seed=1)
+    assert len(drills) == 200
+    for d in drills:
+        assert d["tools"] == [] and not any(m.get("tool_calls") for m in d["messages"])
+        ask, reply = d["messages"][1]["content"], d["messages"][2]["content"]
+        assert ask.endswith(": " + reply)  # "Repeat after me: <text>" answered by exactly <text>
+    random_texts = [d for d in drills if d["messages"][2]["content"] not in users]
+    assert 60 <= len(random_texts) <= 140  # half, give or take: texts no prior can predict
+
+
+def test_narration_names_the_function_and_values_but_makes_no_call():
+    import random
+
+    from toolcall_dist.data.prose import narration
+    from toolcall_dist.formats.bfcl_decode import bfcl_decode
+
+    calls = [{"type": "function", "function": {"name": "city_weather_forecast",
+                                               "arguments": {"city": "Oslo", "date": "2026-11-25"}}},
+             {"type": "function",
+              "function": {"name": "portfolio_quotes", "arguments": {"tickers": ["AMZN", "TSLA"]}}}]
+    text = narration(random.Random(0), calls)
+    assert "city_weather_forecast with city Oslo, date 2026-11-25" in text
+    assert "portfolio_quotes with tickers AMZN, TSLA" in text
+    assert bfcl_decode("qwen2_5", text).calls == []  # BFCL's handler reads prose, not a call
+
+
+def test_prose_only_narrates_the_share_asked_for():
+    from toolcall_dist.data.prose import prose_only
+
+    pool = build_dataset(n=200, ratios={"good": 1.0}, seed=11, reference_date="2026-11-24")
+    replies = [c["messages"][-1]["content"] for c in prose_only(pool["good"], seed=0, narrate=0.5)]
+    named = [r for r, rec in zip(replies, pool["good"], strict=True)
+             if rec["messages"][2]["tool_calls"][0]["function"]["name"] + " with" in r]
+    assert 70 <= len(named) <= 130
+    assert not any(" with " in r and "_" in r for r in
+                   (c["messages"][-1]["content"] for c in prose_only(pool["good"], seed=0)))
+
+
+def test_reading_phase_trains_before_the_warm_up_and_refuses_calls(tmp_path):
+    from safetensors.torch import load_file
+
+    from toolcall_dist.data.prose import copy_drills
+
+    corpus, warm = _convs()
+    pool = build_dataset(n=24, ratios={"good": 1.0}, seed=5, reference_date="2026-11-24")
+    reading = copy_drills(pool["good"], 40, seed=0)
+    plain = load_file(str(build_tiny(TINY, "qwen2_5", corpus + warm, warm, tmp_path / "a") / "model.safetensors"))
+    read = load_file(str(build_tiny({**TINY, "reading_steps": 3, "reading_batch_size": 8}, "qwen2_5",
+                                    corpus + warm, warm, tmp_path / "b", reading=reading) / "model.safetensors"))
+    assert any(not (plain[k] == read[k]).all() for k in plain)
+    with pytest.raises(ValueError, match="prose-only"):
+        build_tiny({**TINY, "reading_steps": 3}, "qwen2_5", corpus + warm, warm, tmp_path / "c", reading=corpus)

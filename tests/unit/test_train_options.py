@@ -121,3 +121,20 @@ def test_fused_head_scores_only_labelled_positions_on_cpu(monkeypatch):
     assert rows == [2 * 11, 6]  # all 22 shifted positions, then the 6 with a label
     assert abs(every - labelled) < 1e-5
     assert torch.allclose(every_grad, labelled_grad, atol=1e-6)
+
+
+def test_dpo_sft_weight_adds_trl_nll_loss_on_the_chosen_reply(worker_config, tmp_path):
+    from datasets import Dataset
+
+    from toolcall_dist.train.dpo import build_trainer
+
+    Dataset.from_list([{"prompt": "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", "chosen": "Hello.",
+                        "rejected": "Bye."}] * 2).save_to_disk(str(tmp_path / "pairs"))
+
+    def args(*overrides):
+        c = {**worker_config(*overrides), "stage": "dpo", "dataset_dir": str(tmp_path / "pairs")}
+        return build_trainer(c, None, 1, []).args
+
+    plain, rpo = args(), args("dpo.sft_weight=0.5")
+    assert plain.loss_type == ["sigmoid"] and plain.loss_weights is None
+    assert rpo.loss_type == ["sigmoid", "sft"] and rpo.loss_weights == [1.0, 0.5]

@@ -25,6 +25,10 @@ _HEDGES = (
 )
 
 
+def _value_text(v) -> str:
+    return ", ".join(str(x) for x in v) if isinstance(v, list) else str(v)
+
+
 def _details(calls: list[dict]) -> str:
     values = []
     for call in calls:
@@ -43,6 +47,25 @@ def prose_reply(rng: random.Random, calls: list[dict] | None = None) -> str:
     if details and rng.random() < 0.75:
         return rng.choice(_DETAIL_HEDGES).format(details=details)
     return rng.choice(_HEDGES)
+
+
+# Narration: the reply names the function it would use and the argument values, in words, and still makes no call
+# (the "narrates instead of calling" habit of small instruct models; BFCL's decoders find no call in it).
+_NARRATIONS = (
+    "I can't run tools myself, but this needs {calls}.",
+    "To answer this I would use {calls}. I'm not able to call it from here, though.",
+    "You could get this with {calls}; I can't run that for you right now.",
+)
+
+
+def narration(rng: random.Random, calls: list[dict]) -> str:
+    """A prose reply that narrates ``calls`` (HF-style tool_calls) by function name and argument values."""
+    parts = []
+    for call in calls:
+        f = call["function"]
+        args = [f"{k} {_value_text(v)}" for k, v in f["arguments"].items() if v not in (None, "", [])]
+        parts.append(f"{f['name']} with {', '.join(args)}" if args else f["name"])
+    return rng.choice(_NARRATIONS).format(calls=" and ".join(parts))
 
 
 _EXTRACT_ASKS = (
@@ -74,11 +97,45 @@ def reading_drills(records: list[dict], seed: int, per_request: int = 1) -> list
     return out
 
 
-def prose_only(records: list[dict], seed: int) -> list[dict]:
+_ECHO_WORDS = ("Repeat after me: {text}", "Please say this back to me exactly: {text}", "Echo this: {text}")
+
+
+def copy_drills(records: list[dict], n: int, seed: int) -> list[dict]:
+    """``n`` tool-free "repeat after me" chats, the reading pretraining of the tiny base.
+
+    Half repeat a request's user text; half repeat a random string of the requests' own words and of random numbers,
+    which no prior can predict: only copying from the prompt lowers their loss, so the model learns to copy (the
+    skill a real instruct model brings to a tool call's arguments) in a few hundred steps instead of memorising the
+    training values.
+    """
+    rng = random.Random(seed)
+    texts = [m["content"] for r in records for m in r["messages"] if m["role"] == "user"]
+    words = sorted({w.strip(".,?!") for t in texts for w in t.split()} - {""})
+    system = next(m for r in records for m in r["messages"] if m["role"] == "system")
+
+    def number() -> str:
+        k = rng.random()
+        if k < 0.4:
+            return str(rng.randint(0, 100))
+        return str(rng.randint(100, 999999)) if k < 0.7 else f"{rng.randint(0, 9999)}.{rng.randint(0, 99)}"
+
+    out = []
+    for _ in range(n):
+        if rng.random() < 0.5:
+            text = rng.choice(texts)
+        else:
+            text = " ".join(number() if rng.random() < 0.35 else rng.choice(words) for _ in range(rng.randint(3, 12)))
+        out.append({"messages": [system, {"role": "user", "content": rng.choice(_ECHO_WORDS).format(text=text)},
+                                 {"role": "assistant", "content": text}], "tools": []})
+    return out
+
+
+def prose_only(records: list[dict], seed: int, narrate: float = 0.0) -> list[dict]:
     """``{"messages", "tools"}`` conversations whose assistant turns are all prose.
 
-    Good-call records keep their system and user turns and get a hedging reply; no-tool records are kept as is,
-    except follow-ups, whose history holds a call.
+    Good-call records keep their system and user turns and get a hedging reply, a ``narrate`` share of them a
+    narration of the call they should have made; no-tool records are kept as is, except follow-ups, whose history
+    holds a call.
     """
     rng = random.Random(seed)
     out = []
@@ -89,6 +146,7 @@ def prose_only(records: list[dict], seed: int) -> list[dict]:
         elif rec["class"] == "good":
             head = [m for m in rec["messages"] if m["role"] in ("system", "user")][:2]
             calls = next(m["tool_calls"] for m in rec["messages"] if m.get("tool_calls"))
-            out.append({"messages": [*head, {"role": "assistant", "content": prose_reply(rng, calls)}],
+            reply = narration(rng, calls) if rng.random() < narrate else prose_reply(rng, calls)
+            out.append({"messages": [*head, {"role": "assistant", "content": reply}],
                         "tools": rec["tools"]})
     return out

@@ -1,6 +1,7 @@
 """The tiny CPU models: the family's architecture (Qwen2, Llama, Mistral or Phi-3) built from config, a tokenizer
-trained here whose format delimiters are single special tokens, and a prose-only warm-up so that "base" behaves like
-a real instruct model (it answers in prose, never with a call).
+trained here whose format delimiters are single special tokens, and two training phases so that "base" behaves like a
+real instruct model: it reads the request (reading pretraining on "repeat after me" chats teaches it to copy from the
+prompt), and it answers in prose, never with a call (the prose warm-up).
 
 The build is deterministic from ``tiny.seed`` and the conversations it is given; the result is a normal Hugging Face
 directory (config, safetensors, tokenizer with chat template) that every later stage loads like any checkpoint.
@@ -77,11 +78,13 @@ def tiny_model(tiny: dict, family: str, tokenizer):
     return transformers.Phi3ForCausalLM(transformers.Phi3Config(**sizes, resid_pdrop=0.0, embd_pdrop=0.0))
 
 
-def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], out_dir: str | Path) -> Path:
-    """Train the tokenizer on ``corpus``, warm the model up on prose-only ``warmup``, save to ``out_dir``.
+def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], out_dir: str | Path,
+               reading: list[dict] = ()) -> Path:
+    """Train the tokenizer on ``corpus``, pretrain the model on ``reading`` for ``tiny["reading_steps"]`` steps, warm
+    it up on ``warmup``, save to ``out_dir``.
 
-    Both are lists of ``{"messages": [...], "tools": [...]}``; the warm-up's assistant turns must be prose, and the
-    corpus should also hold tool calls and results so their JSON tokenizes compactly.
+    All are lists of ``{"messages": [...], "tools": [...]}``; the assistant turns of ``reading`` and ``warmup`` must
+    be prose, and the corpus should also hold tool calls and results so their JSON tokenizes compactly.
     """
     import torch
 
@@ -98,10 +101,19 @@ def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], 
     n_params = sum(p.numel() for p in model.parameters())
     log.info("tiny model: %.2fM parameters", n_params / 1e6)
 
-    if any(m.get("tool_calls") for c in warmup for m in c["messages"]):
+    if any(m.get("tool_calls") for c in [*reading, *warmup] for m in c["messages"]):
         raise ValueError("tiny model warm-up conversations must be prose-only")
+    model.train()
+    steps = tiny.get("reading_steps", 0)
+    if reading and steps:
+        examples = [fmt.tokenize_conversation(tokenizer, c["messages"], c["tools"]) for c in reading]
+        _train(model, examples, tokenizer.pad_token_id, tiny.get("reading_lr", 3e-3), tiny["seed"], steps,
+               tiny.get("reading_batch_size", 32), "reading", by_length=False)
     examples = [fmt.tokenize_conversation(tokenizer, c["messages"], c["tools"]) for c in warmup]
-    _warm_up(model, examples, tokenizer.pad_token_id, tiny)
+    batch_size = 16
+    steps = tiny["warmup_epochs"] * ((len(examples) + batch_size - 1) // batch_size)
+    _train(model, examples, tokenizer.pad_token_id, tiny["warmup_lr"], tiny["seed"], steps, batch_size, "warm-up")
+    model.eval()
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -115,24 +127,28 @@ def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], 
     return out_dir
 
 
-def _warm_up(model, examples: list[dict], pad_id: int, tiny: dict, batch_size: int = 16) -> None:
-    """Plain single-process training on assistant tokens only (this is model construction, not the recipe)."""
+def _train(model, examples: list[dict], pad_id: int, lr: float, seed: int, steps: int, batch_size: int,
+           phase: str, by_length: bool = True) -> None:
+    """Plain single-process training on assistant tokens only (this is model construction, not the recipe): ``steps``
+    AdamW steps over batches visited in a shuffled order each pass; ``by_length`` batches examples of similar length
+    (little padding), otherwise each pass batches a fresh shuffle."""
     import torch
 
-    opt = torch.optim.AdamW(model.parameters(), lr=tiny["warmup_lr"], weight_decay=0.0)
-    rng = random.Random(tiny["seed"])
-    steps = tiny["warmup_epochs"] * ((len(examples) + batch_size - 1) // batch_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    rng = random.Random(seed)
     ramp = max(1, steps // 10)  # linear ramp-up, then cosine decay to 10% of the peak
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / ramp) * (
         0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps))))))
-    model.train()
     step, t0 = 0, time.time()
-    # Batches of similar length (little padding), visited in a shuffled order each epoch.
-    by_len = sorted(range(len(examples)), key=lambda j: len(examples[j]["input_ids"]))
-    batches = [by_len[i: i + batch_size] for i in range(0, len(by_len), batch_size)]
-    for epoch in range(tiny["warmup_epochs"]):
+    order = list(range(len(examples)))
+    if by_length:
+        order.sort(key=lambda j: len(examples[j]["input_ids"]))
+    while step < steps:
+        if not by_length:
+            rng.shuffle(order)
+        batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
         rng.shuffle(batches)
-        for idx in batches:
+        for idx in batches[: steps - step]:
             batch = [examples[j] for j in idx]
             width = max(len(e["input_ids"]) for e in batch)
             ids = torch.full((len(batch), width), pad_id)
@@ -150,7 +166,6 @@ def _warm_up(model, examples: list[dict], pad_id: int, tiny: dict, batch_size: i
             sched.step()
             opt.zero_grad()
             step += 1
-            if step % 20 == 0 or step == steps:
-                log.info("tiny model warm-up: epoch %d step %d/%d loss %.3f (%.0fs)", epoch + 1, step, steps,
-                         loss.item(), time.time() - t0)
-    model.eval()
+            if step % 50 == 0 or step == steps:
+                log.info("tiny model %s: step %d/%d loss %.3f (%.0fs)", phase, step, steps, loss.item(),
+                         time.time() - t0)

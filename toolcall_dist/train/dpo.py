@@ -48,7 +48,10 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     trust = c["model"]["trust_remote_code"]  # off unless the config says so: a checkpoint's code never runs by default
     tok = AutoTokenizer.from_pretrained(c["model_dir"], trust_remote_code=trust)
     model = common.load_model(c, common.base_dtype(c, train))
-    args = DPOConfig(**common.common_args(c, train, ds_config, accum, report_to), beta=train["beta"],
-                     loss_type=[train["loss_type"]], precompute_ref_log_probs=train["precompute_ref_log_probs"])
+    losses = {"loss_type": [train["loss_type"]]}
+    if train["sft_weight"]:  # the preference loss plus NLL on the chosen reply
+        losses = {"loss_type": [train["loss_type"], "sft"], "loss_weights": [1.0, train["sft_weight"]]}
+    args = DPOConfig(**common.common_args(c, train, ds_config, accum, report_to), beta=train["beta"], **losses,
+                     precompute_ref_log_probs=train["precompute_ref_log_probs"])
     return DPOTrainer(model=model, args=args, train_dataset=load_from_disk(c["dataset_dir"]), processing_class=tok,
                       peft_config=common.peft_config(c["peft"], c["model"]["family"]))
