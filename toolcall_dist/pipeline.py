@@ -53,6 +53,10 @@ def base_key_parts(model: dict) -> dict:
     parts = {k: model[k] for k in ("name", "family", "path", "tiny", "dtype")}
     parts.update({k: model[k] for k in ("gguf_file", "gguf_package", "add_format_tokens", "trust_remote_code")
                   if model.get(k)})
+    if model.get("tiny"):
+        from toolcall_dist.models.tiny import BUILD_VERSION
+
+        parts["tiny_build"] = BUILD_VERSION
     return parts
 
 

@@ -70,8 +70,8 @@ def test_cpu_cache_holds_each_prompt_alone_left_padded_with_room_for_the_reply(t
     pad = width - (n_short - 1)
     for layer, ref in zip(cache.layers, alone.layers, strict=True):
         assert torch.equal(layer.keys[1, :, :pad], torch.zeros_like(layer.keys[1, :, :pad]))
-        assert torch.allclose(layer.keys[1, :, pad:width], ref.keys[0], atol=1e-6)
-        assert torch.allclose(layer.values[1, :, pad:width], ref.values[0], atol=1e-6)
+        assert torch.allclose(layer.keys[1, :, pad:width], ref.keys[0], rtol=1e-5, atol=1e-5)
+        assert torch.allclose(layer.values[1, :, pad:width], ref.values[0], rtol=1e-5, atol=1e-5)
     with torch.inference_mode():  # a batch of one, or a prompt of one token, is left to generate
         assert cpu_cache(model, {k: v[:1] for k, v in enc.items()}, 8) is None
     monkeypatch.setattr(cc, "STATIC_CACHE", False)  # the benchmark's comparison: the same states, growing cache

@@ -155,3 +155,21 @@ def test_reading_phase_trains_before_the_warm_up_and_refuses_calls(tmp_path):
     assert any(not (plain[k] == read[k]).all() for k in plain)
     with pytest.raises(ValueError, match="prose-only"):
         build_tiny({**TINY, "reading_steps": 3}, "qwen2_5", corpus + warm, warm, tmp_path / "c", reading=corpus)
+
+
+def test_build_trains_on_the_ids_its_saved_tokenizer_gives(tmp_path, monkeypatch):
+    """The model type in config.json decides how the saved tokenizer loads (Qwen2's class splits digits one by one);
+    the warm-up must see exactly the ids every later stage will feed the model."""
+    from transformers import AutoTokenizer
+
+    from toolcall_dist.models import tiny
+
+    seen = []
+    monkeypatch.setattr(tiny, "_train", lambda model, examples, *a, **k: seen.extend(examples))
+    corpus, warm = _convs()
+    out = build_tiny(TINY, "qwen2_5", corpus + warm, warm, tmp_path / "a")
+    loaded = AutoTokenizer.from_pretrained(out)
+    fmt = get_format("qwen2_5")
+    assert [e["input_ids"] for e in seen] == [
+        fmt.tokenize_conversation(loaded, c["messages"], c["tools"])["input_ids"] for c in warm]
+    assert "2026" in warm[0]["messages"][0]["content"]  # a date in every system turn: digits are in every example

@@ -20,6 +20,10 @@ from toolcall_dist.formats import get_format
 
 log = logging.getLogger(__name__)
 
+# Bumped when the build's code changes the weights it makes from the same config; part of the base stage's key.
+# 2: training on the ids of the tokenizer as it loads from the saved directory.
+BUILD_VERSION = 2
+
 
 def _render(fmt, messages, tools) -> str:
     from transformers.utils.chat_template_utils import render_jinja_template
@@ -100,6 +104,8 @@ def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], 
     model = tiny_model(tiny, family, tokenizer)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("tiny model: %.2fM parameters", n_params / 1e6)
+    tokenizer = _as_loaded(tokenizer, model, out_dir)
+    assert not fmt.special_token_problems(tokenizer), fmt.special_token_problems(tokenizer)
 
     if any(m.get("tool_calls") for c in [*reading, *warmup] for m in c["messages"]):
         raise ValueError("tiny model warm-up conversations must be prose-only")
@@ -125,6 +131,23 @@ def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], 
     build = {"tiny": tiny, "parameters": n_params, "seconds": round(time.time() - t0, 1)}
     atomic.write_json(out_dir / "build.json", build, indent=1)
     return out_dir
+
+
+def _as_loaded(tokenizer, model, out_dir: Path):
+    """The tokenizer as every later stage will load it from ``out_dir``: saved next to the model's config, then read
+    back with ``AutoTokenizer``.
+
+    The round trip matters: the model type in config.json picks the tokenizer class, and a family's class can bring
+    its own pre-tokenizer (Qwen2's splits digits one by one), so the freshly trained object and the loaded one can
+    turn the same text into different ids. Training on the loaded one's ids is training on what SFT, DPO and the
+    eval will feed the model.
+    """
+    from transformers import AutoTokenizer
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return AutoTokenizer.from_pretrained(out_dir)
 
 
 def _train(model, examples: list[dict], pad_id: int, lr: float, seed: int, steps: int, batch_size: int,
