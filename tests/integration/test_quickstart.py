@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 HELDOUT = 10  # held-out entries per category
 REDUCED = [  # the shipped base (no model.tiny override), less data and training than the quickstart
-    "data.n_examples=400", f"data.holdout_per_category={HELDOUT}", "sft.epochs=2", "dpo.epochs=0.5",
+    "data.n_examples=1000", f"data.holdout_per_category={HELDOUT}", "sft.epochs=2", "dpo.epochs=0.5",
     "eval.max_new_tokens=64", "eval.heldout_categories=[simple_python,multiple,irrelevance]", "eval.categories=[]",
 ]
 
@@ -93,6 +93,10 @@ def test_base_model_answers_in_prose(run):
 
 
 ARGUMENT_ERRORS = ("wrong_value", "missing_required", "unexpected_argument")
+# Margins set from the reduced run at seeds 0 and 1 (docs/results.md, "The curve's test"), with room below the lowest.
+CALL_RATE_MIN = 0.4  # share of the held-out tool prompts SFT answers with a call
+SFT_GAIN_MIN = 0.1  # SFT's non-live accuracy over base's, as a fraction
+DPO_ARG_ERRORS_SLACK = 2  # DPO may make at most this many more argument errors than SFT (of 20 call entries)
 
 
 def test_the_recipe_curve_shows_at_reduced_size(run):
@@ -102,7 +106,8 @@ def test_the_recipe_curve_shows_at_reduced_size(run):
     held = {m: result.scores[m]["heldout"] for m in ("base", "sft", "dpo")}
     assert held["base"]["diagnostics"]["call_rate"] == 0.0
     assert held["sft"]["diagnostics"]["call_rate"] >= CALL_RATE_MIN
-    assert held["sft"]["groups"]["non_live"]["accuracy"] >= held["base"]["groups"]["non_live"]["accuracy"] + SFT_GAIN_MIN
+    base_acc, sft_acc = (held[m]["groups"]["non_live"]["accuracy"] for m in ("base", "sft"))
+    assert sft_acc >= base_acc + SFT_GAIN_MIN, (base_acc, sft_acc)
     sft_args, dpo_args = (sum(held[m]["errors"][k] for k in ARGUMENT_ERRORS) for m in ("sft", "dpo"))
     assert dpo_args <= sft_args + DPO_ARG_ERRORS_SLACK, (sft_args, dpo_args)
 
