@@ -12,7 +12,7 @@ pytestmark = pytest.mark.unit
 
 TINY = {"vocab_size": 600, "hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1,
         "intermediate_size": 64, "max_position_embeddings": 1024, "seed": 3, "warmup_examples": 24,
-        "warmup_epochs": 1, "warmup_lr": 3e-3}
+        "warmup_epochs": 1, "warmup_lr": 3e-3, "reading_steps": 0, "reading_batch_size": 32, "reading_lr": 3e-3}
 
 
 def _convs(seed=5):

@@ -97,7 +97,7 @@ def reading_drills(records: list[dict], seed: int, per_request: int = 1) -> list
     return out
 
 
-_ECHO_WORDS = ("Repeat after me: {text}", "Please say this back to me exactly: {text}", "Echo this: {text}")
+_ECHO_WORDS = (*_ECHO_ASKS, "Echo this: {text}")
 
 
 def copy_drills(records: list[dict], n: int, seed: int) -> list[dict]:
@@ -146,7 +146,7 @@ def prose_only(records: list[dict], seed: int, narrate: float = 0.0) -> list[dic
         elif rec["class"] == "good":
             head = [m for m in rec["messages"] if m["role"] in ("system", "user")][:2]
             calls = next(m["tool_calls"] for m in rec["messages"] if m.get("tool_calls"))
-            reply = narration(rng, calls) if rng.random() < narrate else prose_reply(rng, calls)
+            reply = narration(rng, calls) if narrate and rng.random() < narrate else prose_reply(rng, calls)
             out.append({"messages": [*head, {"role": "assistant", "content": reply}],
                         "tools": rec["tools"]})
     return out

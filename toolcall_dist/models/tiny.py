@@ -110,18 +110,16 @@ def build_tiny(tiny: dict, family: str, corpus: list[dict], warmup: list[dict], 
     if any(m.get("tool_calls") for c in [*reading, *warmup] for m in c["messages"]):
         raise ValueError("tiny model warm-up conversations must be prose-only")
     model.train()
-    steps = tiny.get("reading_steps", 0)
-    if reading and steps:
+    if reading and tiny["reading_steps"]:
         examples = [fmt.tokenize_conversation(tokenizer, c["messages"], c["tools"]) for c in reading]
-        _train(model, examples, tokenizer.pad_token_id, tiny.get("reading_lr", 3e-3), tiny["seed"], steps,
-               tiny.get("reading_batch_size", 32), "reading", by_length=False)
+        _train(model, examples, tokenizer.pad_token_id, tiny["reading_lr"], tiny["seed"], tiny["reading_steps"],
+               tiny["reading_batch_size"], "reading", by_length=False)
     examples = [fmt.tokenize_conversation(tokenizer, c["messages"], c["tools"]) for c in warmup]
     batch_size = 16
     steps = tiny["warmup_epochs"] * ((len(examples) + batch_size - 1) // batch_size)
     _train(model, examples, tokenizer.pad_token_id, tiny["warmup_lr"], tiny["seed"], steps, batch_size, "warm-up")
     model.eval()
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     # Llama ends a turn with <|eot_id|> or <|eom_id|>: generation stops at either.
     ends = [tokenizer.convert_tokens_to_ids(t) for t in fmt.turn_ends]
