@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from ray_storage import registered_steps
 
+from toolcall_dist.hardware import cpu_has_bf16, local_cpu_flags
+
 pytestmark = pytest.mark.integration
 
 SMALL = [
@@ -27,16 +29,18 @@ SMALL = [
     "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
     "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.logging_steps=1",
     "dpo.epochs=2", "dpo.micro_batch_size=4", "dpo.global_batch_size=8", "dpo.learning_rate=1e-3",
-    "cluster.checkpoint_steps=0",
+    "cluster.checkpoint_steps=0", "sft.bf16=false", "dpo.bf16=false",
 ]
 # (name, overrides): together they cover ZeRO-2/3 x full/LoRA, packing, two DPO losses, precomputed reference
-# log-probs under both ZeRO stages and gradient checkpointing.
+# log-probs under both ZeRO stages and gradient checkpointing. The cells train in fp32 on every machine, where
+# "reference == policy at step 1" holds exactly; zero3_lora trains in bf16 where the CPU has it (auto), through
+# DeepSpeed's bf16 engine, whose copies of the frozen base are bf16 roundings the saved model must not take.
 CELLS = {
     "zero2_full": ["deepspeed=zero2", "peft=none", "sft.packing=true"],
     "zero2_lora": ["deepspeed=zero2", "peft=lora", "dpo.precompute_ref_log_probs=true", "dpo.learning_rate=5e-3"],
     "zero3_full": ["deepspeed=zero3", "peft=none", "dpo.loss_type=ipo", "dpo.precompute_ref_log_probs=true",
                    "sft.gradient_checkpointing=true"],
-    "zero3_lora": ["deepspeed=zero3", "peft=lora", "dpo.learning_rate=5e-3"],
+    "zero3_lora": ["deepspeed=zero3", "peft=lora", "dpo.learning_rate=5e-3", "sft.bf16=auto", "dpo.bf16=auto"],
 }
 
 
@@ -119,6 +123,8 @@ def test_sft_and_dpo_train_save_and_load(env, cell):
             assert len(changed) >= len(_weights(out)) // 2
         info = json.loads((result.stage_dirs[stage] / "done.json").read_text())
         assert sorted(w["rank"] for w in info["workers"]) == [0, 1]
+        trained_bf16 = json.loads((out / "run_info.json").read_text())["bf16"]
+        assert trained_bf16 == (cell == "zero3_lora" and cpu_has_bf16(local_cpu_flags()))
         assert info["resumed_from_step"] is None and info["global_step"] > 0
 
 

@@ -76,3 +76,33 @@ class _Tok:
 def test_which_stage_trains_new_rows(stage, method, added, rows):
     c = {"stage": stage, "added_tokens": added, "peft": {"method": method}}
     assert new_token_rows(c, _Tok()) == rows
+
+
+def test_the_saved_copy_takes_what_trained_and_keeps_the_frozen_base_exactly():
+    """The save path (ray_job._save): a trained state whose every tensor is a bf16 rounding (DeepSpeed's bf16 engine
+    holds the frozen base so) is applied to a fresh fp32 copy; the adapter and the added rows arrive, every other
+    weight, the embedding's old rows included, is the fresh copy's bit for bit."""
+    import torch
+
+    from toolcall_dist.train.common import apply_trained
+
+    trained = with_lora_and_new_rows(_tiny_llama(), PEFT, "llama3", NEW_ROWS)
+    _train(trained)
+    trainable = {n for n, p in trained.named_parameters() if p.requires_grad}
+    state = {k: v.detach().to(torch.bfloat16) for k, v in trained.state_dict().items()}
+
+    fresh = with_lora_and_new_rows(_tiny_llama(), PEFT, "llama3", NEW_ROWS)
+    before = {k: v.detach().clone() for k, v in fresh.state_dict().items()}
+    apply_trained(fresh, state, trainable, NEW_ROWS)
+    after = fresh.state_dict()
+    emb = next(n for n in trainable if "embed_tokens" in n)
+    old = [i for i in range(64) if i not in NEW_ROWS]
+    assert torch.equal(after[emb][old], before[emb][old])
+    assert torch.equal(after[emb][NEW_ROWS], state[emb][NEW_ROWS].float())
+    lora = [n for n in trainable if "lora_" in n]
+    assert lora and all(torch.equal(after[n], state[n].float()) for n in lora)
+    frozen = [k for k in after if k not in trainable and "embed_tokens" not in k and "lm_head" not in k]
+    assert frozen and all(torch.equal(after[k], before[k]) for k in frozen)
+
+    with pytest.raises(RuntimeError, match="missing from the trained state"):
+        apply_trained(fresh, {k: v for k, v in state.items() if k != lora[0]}, trainable, NEW_ROWS)

@@ -76,6 +76,27 @@ def with_lora_and_new_rows(model, peft: dict, family: str, rows: list[int]):
     return model
 
 
+def apply_trained(model, state: dict, trainable: set[str], rows: list[int]) -> None:
+    """Load into ``model`` (a fresh LoRA copy of the stage's input) what training moved: the entries of the trained
+    ``state`` named in ``trainable``, and of a trainable embedding only its ``rows`` (the added tokens', see
+    ``with_lora_and_new_rows``). Every other weight keeps the input's value exactly, whatever precision the engine
+    held it in. A trained name the model lacks is an error."""
+    import torch
+
+    params = dict(model.named_parameters())
+    emb = model.get_input_embeddings().weight
+    with torch.no_grad():
+        for name in sorted(trainable):
+            if name not in state or name not in params:
+                raise RuntimeError(f"trained parameter {name!r} is missing from the "
+                                   f"{'trained state' if name not in state else 'LoRA model'}")
+            src, dst = state[name].to(params[name].dtype), params[name]
+            if dst is emb:
+                dst[rows] = src[rows].to(dst.device)
+            else:
+                dst.copy_(src)
+
+
 def base_dtype(c: dict, train: dict) -> str | None:
     """The dtype to load the model in for training: bf16 for LoRA's frozen base under bf16 (its weights never
     update, so they need no fp32 master copy, and autocast then casts no weight at every step), else the config's.

@@ -234,9 +234,10 @@ def _save(trainer, out: Path, c: dict, rank: int) -> None:
     """Save a plain HF directory the next stage loads (weights, tokenizer, chat template). With LoRA the adapter
     goes to ``adapter/`` and a merged copy to ``out``.
 
-    For LoRA the full state (adapter, plus any added embedding rows) is gathered from the engine (collective under
-    ZeRO-3, whose parameters are shards) and applied on rank 0 to a fresh CPU copy of the input model, so merging
-    never touches partitioned parameters.
+    For LoRA the full state is gathered from the engine (collective under ZeRO-3, whose parameters are shards), and
+    what trained (the adapter, plus any added embedding rows) is applied on rank 0 to a fresh CPU copy of the input
+    model, so merging never touches partitioned parameters and the frozen weights are the input's bit for bit (the
+    engine's copies of them are bf16 roundings under DeepSpeed's bf16).
     """
     # Trained without a KV cache (see common.load_model); whoever loads the saved model generates with one.
     trainer.accelerator.unwrap_model(trainer.model).config.use_cache = True
@@ -245,12 +246,14 @@ def _save(trainer, out: Path, c: dict, rank: int) -> None:
         return
     from peft import get_peft_model
 
-    from toolcall_dist.train.common import load_model, peft_config
+    from toolcall_dist.train.common import apply_trained, load_model, new_token_rows, peft_config
 
     engine = trainer.model_wrapped if trainer.is_deepspeed_enabled else trainer.model
     state = trainer.accelerator.get_state_dict(engine)
     if rank != 0:
         return
+    trainable = {n for n, p in trainer.accelerator.unwrap_model(trainer.model).named_parameters() if p.requires_grad}
+    rows = new_token_rows(c, trainer.processing_class)
     if trainer.is_deepspeed_enabled:  # or from_pretrained below would partition again (a collective rank 0 runs alone)
         from transformers.integrations.deepspeed import unset_hf_deepspeed_config
 
@@ -258,10 +261,7 @@ def _save(trainer, out: Path, c: dict, rank: int) -> None:
     base = load_model({**c, "model": {**c["model"], "attn_implementation": None}})  # merging runs no attention
     base.config.use_cache = True
     model = get_peft_model(base, peft_config(c["peft"], c["model"]["family"]))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise RuntimeError(f"trained state does not match the LoRA model: missing {missing[:5]}, "
-                           f"unexpected {unexpected[:5]}")
+    apply_trained(model, state, trainable, rows)
     model.save_pretrained(out / "adapter")
     model.merge_and_unload().save_pretrained(out)
     trainer.processing_class.save_pretrained(out)
