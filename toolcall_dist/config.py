@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from toolcall_dist.errors import ConfigError
+from toolcall_dist.hardware import DTYPES
 from toolcall_dist.hardware import SETTINGS as BF16_SETTINGS
 
 FAMILIES = ("qwen2_5", "qwen3", "smollm2", "llama3", "mistral", "phi4")
@@ -409,6 +410,7 @@ class EvalConfig:
         default_factory=lambda: ["simple_python", "multiple", "parallel", "irrelevance"])
     models: list[str] = field(default_factory=lambda: ["base", "sft", "dpo"])
     limit: int | None = None  # first N entries of each category (null: all)
+    live_limit: int | None = None  # first N entries of each live_* category (null: eval.limit)
     bfcl_data_dir: str | None = None  # null: the installed bfcl-eval package's data
     max_new_tokens: int = 96
     batch_size: int = 32
@@ -418,6 +420,9 @@ class EvalConfig:
     decode: str = "bfcl"
     # bfcl: BFCL's own entries prompted with BFCL's handler's text | template: through the chat template
     prompt: str = "bfcl"
+    # what the models generate in (eval and mining): null: model.dtype | auto: bfloat16 where the generating hardware
+    # runs it natively, else model.dtype | float32 | bfloat16 | float16
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         for key, cats, known in (("eval.categories", self.categories, BFCL_CATEGORIES),
@@ -430,12 +435,16 @@ class EvalConfig:
         for m in self.models:
             _check(m in ("base", "sft", "dpo"), "eval.models", f"unknown model stage {m!r}")
         _check(self.limit is None or self.limit >= 1, "eval.limit", f"must be >= 1 or null, got {self.limit}")
+        _check(self.live_limit is None or self.live_limit >= 1, "eval.live_limit",
+               f"must be >= 1 or null, got {self.live_limit}")
         _check(self.backend in ("hf", "vllm"), "eval.backend", f"must be hf or vllm, got {self.backend!r}")
         _check(self.num_shards >= 1, "eval.num_shards", f"must be >= 1, got {self.num_shards}")
         _check(self.batch_size >= 1, "eval.batch_size", f"must be >= 1, got {self.batch_size}")
         _check(self.max_new_tokens >= 1, "eval.max_new_tokens", f"must be >= 1, got {self.max_new_tokens}")
         _check(self.decode in ("bfcl", "lenient"), "eval.decode", f"must be bfcl or lenient, got {self.decode!r}")
         _check(self.prompt in ("bfcl", "template"), "eval.prompt", f"must be bfcl or template, got {self.prompt!r}")
+        _check(self.dtype in (None, "auto", *DTYPES), "eval.dtype",
+               f"must be null, auto or one of {', '.join(DTYPES)}, got {self.dtype!r}")
 
 
 @dataclass

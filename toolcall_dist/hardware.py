@@ -16,6 +16,7 @@ from toolcall_dist.errors import ConfigError
 # slower than fp32). avx512_bf16: AMD Zen 4+, Intel Cooper Lake; amx_bf16: Intel Sapphire Rapids+.
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 SETTINGS = ("auto", True, False)
+DTYPES = ("float32", "bfloat16", "float16")
 
 
 def cpu_flags(cpuinfo: str) -> set[str]:
@@ -53,6 +54,27 @@ def resolve_bf16(setting, use_gpu: bool, has_bf16: bool, key: str) -> bool:
                  f"this CPU has no native bf16 (none of {', '.join(CPU_BF16_FLAGS)} in /proc/cpuinfo)")
         raise ConfigError(f"{key}: true, but {where}; set {key}=auto (fp32 here) or false")
     return bool(setting)
+
+
+def resolve_dtype(setting: str | None, model_dtype: str, has_bf16: bool) -> str:
+    """The dtype a model generates in, from ``eval.dtype`` (``setting``): null keeps ``model.dtype``, ``auto`` is
+    bfloat16 where the generating hardware runs it natively (``has_bf16``) and ``model.dtype`` elsewhere, and a
+    dtype's name is that dtype."""
+    if setting is None:
+        return model_dtype
+    if setting == "auto":
+        return "bfloat16" if has_bf16 else model_dtype
+    if setting not in DTYPES:
+        raise ConfigError(f"eval.dtype: must be null, auto or one of {', '.join(DTYPES)}, got {setting!r}")
+    return setting
+
+
+def generation_dtype(cfg: dict) -> str:
+    """``eval.dtype`` of the resolved config, resolved against the driver's hardware (where the eval and the mining
+    generate unless they are sharded; a GPU cluster's driver without a GPU resolves ``auto`` to ``model.dtype``)."""
+    setting = cfg["eval"]["dtype"]
+    has_bf16 = setting == "auto" and hardware_has_bf16(cfg["cluster"]["use_gpu"])
+    return resolve_dtype(setting, cfg["model"]["dtype"], has_bf16)
 
 
 def hardware_has_bf16(use_gpu: bool) -> bool:

@@ -117,7 +117,8 @@ def plan_stages(r: dict, root: Path, prebuilt: Path | None = None) -> tuple[dict
     # Sharding, as in the eval, changes where replies are generated, not what they are. No DPO setting enters the
     # key: a beta sweep mines once.
     mine_cfg = {k: v for k, v in r["mine"].items() if k != "num_shards"}
-    mine = Stage(root, "mine", stage_key("mine", data.key, sft.key, mine_cfg, r["eval"]["decode"], r["seed"]))
+    mine_parts = [data.key, sft.key, mine_cfg, r["eval"]["decode"], r["seed"], *_dtype_part(r)]
+    mine = Stage(root, "mine", stage_key("mine", *mine_parts))
     mined = r["dpo"]["pairs"]["mined"] > 0
     dpo_parts = [data.key, sft.key, {k: v for k, v in r["dpo"].items() if k != "pairs"}, *train_common]
     if mined:  # a synthetic-only mix uses those pairs whole: its DPO stages keep the keys they had before mining
@@ -127,6 +128,15 @@ def plan_stages(r: dict, root: Path, prebuilt: Path | None = None) -> tuple[dict
             "dpo": ["data", "base", "sft", *(["mine"] if mined else [])],
             "eval": [*(["data"] if r["eval"]["heldout_categories"] else []), *r["eval"]["models"]]}
     return {"data": data, "base": base, "sft": sft, "mine": mine, "dpo": dpo}, deps
+
+
+def _dtype_part(r: dict) -> list[str]:
+    """The dtype the eval and the mining generate in, for their keys: resolved, so a cache built in bf16 is not
+    taken for fp32; absent where it is ``model.dtype`` (keys from before ``eval.dtype`` stay valid)."""
+    from toolcall_dist.hardware import generation_dtype
+
+    dtype = generation_dtype(r)
+    return [] if dtype == r["model"]["dtype"] else [dtype]
 
 
 def _run_mine(ctx, st, stages: dict) -> dict:
@@ -219,7 +229,11 @@ def _run(cfg) -> RunResult:
     if "eval" in todo:
         data_key = stages["data"].key if conf.eval.heldout_categories else None
         # Sharding changes where generation runs, not what it writes: it stays out of the key.
-        eval_key = {k: v for k, v in r["eval"].items() if k != "num_shards"}
+        # Settings added later enter it only when set, so stages cached before them keep their keys.
+        eval_key = {k: v for k, v in r["eval"].items()
+                    if k not in ("num_shards", "dtype") and not (k == "live_limit" and v is None)}
+        if dtype := _dtype_part(r):
+            eval_key["dtype"] = dtype[0]
         for model in conf.eval.models:
             ev = Stage(root, "eval", stage_key("eval", stages[model].key, data_key, eval_key))
             info = ensure(ev, lambda st, m=model: impl.run_eval(ctx, st, stages, m), label=f"eval_{model}")

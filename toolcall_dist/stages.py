@@ -245,6 +245,7 @@ def run_eval(ctx: Context, st, stages, model: str) -> dict:
     across the Ray cluster (``eval.num_shards``)."""
     from toolcall_dist.eval import runner
     from toolcall_dist.eval.backends import run
+    from toolcall_dist.hardware import generation_dtype
 
     e = ctx.cfg["eval"]
     model_dir = stages[model].info()["model_dir"]
@@ -258,10 +259,12 @@ def run_eval(ctx: Context, st, stages, model: str) -> dict:
         generate_fn = partial(generate_sharded, ctx.cfg["cluster"], e["num_shards"], workers=workers)
     lora = _lora_spec(ctx, stages, model) if e["backend"] == "vllm" else None
     m = ctx.cfg["model"]
+    dtype = generation_dtype(ctx.cfg)
     scores, samples = runner.evaluate(model_dir, m["family"], e, eval_sets(ctx.cfg, stages), st.dir, model,
-                                      generate_fn, m["dtype"], lora, trust_remote_code=m["trust_remote_code"])
+                                      generate_fn, dtype, lora, trust_remote_code=m["trust_remote_code"])
     _log_stage(ctx, f"eval_{model}", _eval_metrics(scores), {"eval/samples": samples}, model_dir)
-    return {"model_dir": model_dir, "scores": scores, "generations": "generations.jsonl", "shards": workers}
+    return {"model_dir": model_dir, "scores": scores, "generations": "generations.jsonl", "shards": workers,
+            "dtype": dtype}
 
 
 def _eval_metrics(scores: dict) -> dict:

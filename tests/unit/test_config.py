@@ -75,6 +75,8 @@ def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
         (["eval.num_shards=0"], "eval.num_shards"),
         (["eval.decode=strict"], "eval.decode"),
         (["eval.prompt=chat"], "eval.prompt"),
+        (["eval.dtype=bf16"], "eval.dtype"),
+        (["eval.live_limit=0"], "eval.live_limit"),
         (["model.family=gpt9"], "model.family"),
         (["model.tiny.reading_steps=-1"], "model.tiny.reading_steps"),
         (["model.tiny.narrate=1.5"], "model.tiny.narrate"),

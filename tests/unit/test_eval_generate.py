@@ -185,6 +185,23 @@ def test_after_prefix_attention_is_causal_attention_over_prefix_and_tokens():
         _after_prefix_attention(None, q, k, v, sees)
 
 
+def test_after_prefix_attention_keeps_a_bf16_models_dtype():
+    """bf16 in, bf16 out (the next projection's weights are bf16), and as close to SDPA as bf16 rounding allows."""
+    import torch
+    import torch.nn.functional as F
+
+    from toolcall_dist.eval.cpu_cache import _after_prefix_attention
+
+    torch.manual_seed(0)
+    shared, new, heads, dim = 7, 5, 2, 8
+    q, k, v = (torch.randn(1, heads, n, dim, dtype=torch.bfloat16) for n in (new, shared + new, shared + new))
+    sees = torch.ones(new, shared + new, dtype=torch.bool).tril(diagonal=shared)
+    ref = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=sees, scale=0.3)
+    out, _ = _after_prefix_attention(None, q, k, v, None, scaling=0.3)
+    assert out.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), ref.transpose(1, 2), atol=3e-2)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_prefill_runs_the_shared_opening_once_and_each_row_keeps_its_states_alone(tiny, threads):
     import torch

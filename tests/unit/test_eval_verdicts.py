@@ -2,7 +2,7 @@
 
 import pytest
 
-from toolcall_dist.eval.runner import _decode_counts, _judge
+from toolcall_dist.eval.runner import _decode_counts, _judge, category_limit
 from toolcall_dist.eval.verdicts import bfcl_verdict, jsonable, judge
 from toolcall_dist.formats import get_format
 from toolcall_dist.formats.bfcl_decode import Decoded
@@ -78,3 +78,9 @@ def test_over_length_entries_are_empty_replies_under_both_readings():
 def test_python_literals_from_the_llama_handler_are_recorded_as_json():
     assert jsonable([{"name": "f", "arguments": {"x": (1, {2}), 3: b"z", (4, 5): None}}]) == [
         {"name": "f", "arguments": {"x": [1, "{2}"], 3: "b'z'", "(4, 5)": None}}]
+
+
+def test_live_categories_take_live_limit_and_the_rest_take_limit():
+    e = {"limit": None, "live_limit": 200}
+    assert [category_limit(e, c) for c in ("simple_python", "live_simple", "live_irrelevance")] == [None, 200, 200]
+    assert category_limit({"limit": 30, "live_limit": None}, "live_simple") == 30  # unset: eval.limit for all

@@ -1,12 +1,19 @@
-"""``bf16: auto | true | false`` resolved against the hardware's flags (toolcall_dist/hardware.py), and preflight's
-error for bf16 asked of a CPU without it."""
+"""``bf16: auto | true | false`` and ``eval.dtype`` resolved against the hardware's flags (toolcall_dist/hardware.py),
+and preflight's error for bf16 asked of a CPU without it."""
 
 from __future__ import annotations
 
 import pytest
 
 from toolcall_dist.errors import ConfigError
-from toolcall_dist.hardware import cpu_flags, cpu_has_bf16, local_cpu_flags, resolve_bf16
+from toolcall_dist.hardware import (
+    cpu_flags,
+    cpu_has_bf16,
+    generation_dtype,
+    local_cpu_flags,
+    resolve_bf16,
+    resolve_dtype,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -58,3 +65,23 @@ def test_this_machine_reads_its_own_flags():
         pytest.skip("no /proc/cpuinfo on this OS")
     text = info.read_text()
     assert cpu_has_bf16(local_cpu_flags()) is (" avx512_bf16" in text or " amx_bf16" in text)
+
+
+@pytest.mark.parametrize(("cpuinfo", "dtype"), [(ZEN4, "bfloat16"), (SAPPHIRE_RAPIDS, "bfloat16"),
+                                                (SKYLAKE, "float32"), (GRAVITON, "float32")])
+def test_generation_dtype_auto_is_bf16_exactly_where_the_cpu_has_it(cpuinfo, dtype):
+    assert resolve_dtype("auto", "float32", cpu_has_bf16(cpu_flags(cpuinfo))) == dtype
+
+
+def test_generation_dtype_null_keeps_the_models_and_a_name_is_that_dtype():
+    assert resolve_dtype(None, "float16", True) == "float16"
+    assert resolve_dtype("float32", "bfloat16", True) == "float32"
+    assert resolve_dtype("bfloat16", "float32", False) == "bfloat16"  # asked for by name: emulated, but correct
+    with pytest.raises(ConfigError, match="eval.dtype: must be null, auto or one of"):
+        resolve_dtype("bf16", "float32", True)
+
+
+def test_generation_dtype_of_a_config_reads_this_machine():
+    cfg = {"eval": {"dtype": "auto"}, "model": {"dtype": "float32"}, "cluster": {"use_gpu": False}}
+    assert generation_dtype(cfg) == ("bfloat16" if cpu_has_bf16(local_cpu_flags()) else "float32")
+    assert generation_dtype({**cfg, "eval": {"dtype": None}}) == "float32"

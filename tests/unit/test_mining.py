@@ -267,3 +267,6 @@ def test_mine_stage_keys_and_dependencies(compose, tmp_path):
     assert plan("dpo.pairs.mined=1", "dpo.beta=0.3")[0]["dpo"].key != mining["dpo"].key
     for override in ("mine.temperature=1.1", "sft.learning_rate=1e-3", "seed=1", "eval.decode=lenient"):
         assert plan(override)[0]["mine"].key != stages["mine"].key, override
+    # the dtype the replies are generated in, as resolved: one key per dtype, the old key where it is model.dtype
+    assert plan("eval.dtype=float32")[0]["mine"].key == stages["mine"].key  # the quickstart's model.dtype
+    assert plan("eval.dtype=bfloat16")[0]["mine"].key != stages["mine"].key

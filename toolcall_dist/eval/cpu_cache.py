@@ -187,7 +187,8 @@ def _after_prefix_attention(module, query, key, value, attention_mask, dropout=0
         out_p, lse_p = flash(query, key[:, :, :shared], value[:, :, :shared], scale=scaling)
         top = torch.maximum(lse, lse_p)
         w, w_p = (lse - top).exp_().unsqueeze(-1), (lse_p - top).exp_().unsqueeze(-1)
-        out = (out * w + out_p * w_p) / (w + w_p)
+        # the log-sum-exps are float32: the merge is too, and goes back to the model's dtype (bf16 in, bf16 out)
+        out = ((out * w + out_p * w_p) / (w + w_p)).to(query.dtype)
     return out.transpose(1, 2).contiguous(), None
 
 

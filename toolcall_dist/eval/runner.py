@@ -29,6 +29,13 @@ SAMPLE_ROWS = 8  # generations per category kept for the W&B samples table
 GenerateFn = Callable[[dict, dict[int, str], list[list[int]]], dict[int, str]]
 
 
+def category_limit(e: dict, category: str) -> int | None:
+    """How many of ``category``'s first entries the eval scores: ``eval.live_limit`` for BFCL's live categories where
+    it is set, else ``eval.limit`` (``None``: all)."""
+    live = e.get("live_limit")
+    return live if live is not None and category.startswith("live_") else e["limit"]
+
+
 def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | None, list[str]]], out_dir: Path,
              stage: str, generate_fn: GenerateFn, dtype: str = "float32", lora: dict | None = None,
              trust_remote_code: bool = False) -> tuple[dict, tuple[list[str], list[list]]]:
@@ -46,7 +53,7 @@ def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | N
     prompts = []
     for set_name, data_dir, categories in sets:
         for cat in categories:
-            for entry in load_category(cat, data_dir=data_dir, limit=e["limit"]):
+            for entry in load_category(cat, data_dir=data_dir, limit=category_limit(e, cat)):
                 items.append((set_name, cat, entry))
                 prompts.append(entry_prompt(fmt, tok, entry, bfcl=set_name == "bfcl", prompt=e["prompt"]))
     work = plan(tok, prompts, e["batch_size"], e["max_new_tokens"], context_length(model_dir, trust_remote_code))

@@ -29,6 +29,7 @@ def run_mine(ctx: Context, st, stages) -> dict:
     """Mine DPO pairs from the SFT model's replies to training prompts; returns the stage's ``done.json`` info."""
     from toolcall_dist.eval.backends import run
     from toolcall_dist.eval.generate import context_length, load_tokenizer, stop_token_ids
+    from toolcall_dist.hardware import generation_dtype
 
     m, model, seed, decode = ctx.cfg["mine"], ctx.cfg["model"], ctx.cfg["seed"], ctx.cfg["eval"]["decode"]
     train_dir = Path(stages["data"].info()["train_dir"])
@@ -37,7 +38,8 @@ def run_mine(ctx: Context, st, stages) -> dict:
     model_dir, trust, fmt = stages["sft"].info()["model_dir"], model["trust_remote_code"], get_format(model["family"])
     tok = load_tokenizer(model_dir, trust)
     prompts = [fmt.render_prompt(tok, it["prompt"], it["tools"]) for it in items]
-    spec = {"backend": "hf", "model_dir": model_dir, "dtype": model["dtype"], "max_new_tokens": m["max_new_tokens"],
+    spec = {"backend": "hf", "model_dir": model_dir, "dtype": generation_dtype(ctx.cfg),
+            "max_new_tokens": m["max_new_tokens"],
             "stop_ids": stop_token_ids(tok, fmt), "lora": None, "label": "mine", "trust_remote_code": trust}
     workers: list[dict] = []
     generate_fn = run
@@ -51,7 +53,7 @@ def run_mine(ctx: Context, st, stages) -> dict:
     # Each side as DPO will render it, decoded back from that text: still right (chosen) and wrong (rejected).
     pairs, rows, stats = mine(items, replies, model["family"], decode, m, seed,
                               check=lambda c: rendered_ok(model["family"], c["item"], *_texts(fmt, tok, c), decode))
-    stats.update(generation_seconds=seconds, decode=decode)
+    stats.update(generation_seconds=seconds, decode=decode, dtype=spec["dtype"])
     _write_jsonl(st.dir / "pairs.jsonl", pairs)
     _write_jsonl(st.dir / "replies.jsonl", rows)
     atomic.write_json(st.dir / "stats.json", stats, indent=1)
