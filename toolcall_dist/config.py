@@ -274,6 +274,7 @@ class DPOConfig:
     bf16: Any = "auto"  # as sft.bf16
     logging_steps: int = 1
     pairs: PairsConfig = field(default_factory=PairsConfig)
+    max_pairs: int | None = None  # cap on the mixed set's size, shares kept (null: the largest set the shares allow)
 
     def __post_init__(self) -> None:
         _check(math.isfinite(self.beta) and self.beta > 0, "dpo.beta", f"must be a finite number > 0, got {self.beta}")
@@ -288,6 +289,8 @@ class DPOConfig:
         _fraction(self.warmup_ratio, "dpo.warmup_ratio")
         _check(self.logging_steps > 0, "dpo.logging_steps", f"must be > 0, got {self.logging_steps}")
         _check(self.bf16 in BF16_SETTINGS, "dpo.bf16", f"must be auto, true or false, got {self.bf16!r}")
+        _check(self.max_pairs is None or self.max_pairs >= 1, "dpo.max_pairs",
+               f"must be null or >= 1, got {self.max_pairs}")
 
 
 MINE_CHOSEN = ("gold", "sample")

@@ -209,7 +209,7 @@ def run_dpo(ctx: Context, st, stages) -> dict:
     weights = ctx.cfg["dpo"]["pairs"]
     sources = {"synthetic": read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl"),
                "mined": read_jsonl(stages["mine"].dir / stages["mine"].info()["pairs"]) if weights["mined"] else []}
-    pairs, mix = mix_pairs(sources, weights, ctx.cfg["seed"])
+    pairs, mix = mix_pairs(sources, weights, ctx.cfg["seed"], ctx.cfg["dpo"]["max_pairs"])
     sft_dir = stages["sft"].info()["model_dir"]
     stats = dpo.prepare_dataset(pairs, sft_dir, ctx.cfg["model"]["family"], ctx.cfg["dpo"]["max_length"],
                                 str(st.dir / "dataset"), ctx.cfg["model"]["trust_remote_code"])

@@ -67,6 +67,7 @@ def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
         (["sft.global_batch_size=12"], "sft.global_batch_size"),
         (["dpo.loss_type=nonsense"], "dpo.loss_type"),
         (["dpo.sft_weight=-1"], "dpo.sft_weight"),
+        (["dpo.max_pairs=0"], "dpo.max_pairs"),
         (["eval.categories=[simple_python,made_up]"], "eval.categories"),
         (["eval.heldout_categories=[live_simple]"], "eval.heldout_categories"),  # not in the held-out set
         (["eval.categories=[]", "eval.heldout_categories=[]"], "eval.categories"),

@@ -230,6 +230,19 @@ def test_mix_pairs_keeps_the_shares_and_leaves_a_single_source_whole():
         mix_pairs({"synthetic": syn, "mined": []}, {"synthetic": 1, "mined": 1}, seed=0)
 
 
+def test_mix_pairs_caps_the_set_at_max_pairs_keeping_the_shares():
+    syn = [{"id": f"s{i}"} for i in range(30)]
+    mined = [{"id": f"m{i}"} for i in range(10)]
+    mix, info = mix_pairs({"synthetic": syn, "mined": mined}, {"synthetic": 3, "mined": 1}, seed=0, limit=20)
+    assert info["used"] == {"synthetic": 15, "mined": 5} and len({p["id"] for p in mix}) == 20
+    _, info = mix_pairs({"synthetic": syn, "mined": mined}, {"synthetic": 3, "mined": 1}, seed=0, limit=1000)
+    assert info["used"] == {"synthetic": 30, "mined": 10}  # a cap above the largest set changes nothing
+    only, info = mix_pairs({"synthetic": syn, "mined": []}, {"synthetic": 1, "mined": 0}, seed=0, limit=7)
+    assert only == syn[:7] and info["used"] == {"synthetic": 7, "mined": 0}
+    with pytest.raises(ValueError, match="dpo.max_pairs"):
+        mix_pairs({"synthetic": syn, "mined": mined}, {"synthetic": 1, "mined": 1}, seed=0, limit=0)
+
+
 @pytest.mark.parametrize(("override", "key"), [
     ("dpo.pairs.mined=-1", "dpo.pairs.mined"), ("dpo.pairs.synthetic=0", "dpo.pairs"),
     ("mine.samples_per_prompt=-1", "mine.samples_per_prompt"), ("mine.temperature=0", "mine.temperature"),

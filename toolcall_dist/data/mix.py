@@ -200,13 +200,17 @@ def when_pairs(good: list[dict], no_tool: list[dict], rng: random.Random, refere
     return [p for p in pairs if p is not None and gate.admit(p)]
 
 
-def mix_pairs(sources: dict[str, list[dict]], weights: dict[str, float], seed: int) -> tuple[list[dict], dict]:
+def mix_pairs(sources: dict[str, list[dict]], weights: dict[str, float], seed: int, limit: int | None = None
+              ) -> tuple[list[dict], dict]:
     """DPO pairs drawn from ``sources`` (``{"synthetic": [...], "mined": [...]}``) in the shares ``weights`` gives.
 
-    The mix is the largest set that keeps the shares without repeating a pair, so the scarcer source sets its size;
-    a single source with a positive weight is used whole and in its order (synthetic-only DPO is unchanged by the
-    mining stage's existence). Returns ``(pairs, {"weights", "available", "used"})``, deterministic in ``seed``.
+    The mix is the largest set that keeps the shares without repeating a pair, so the scarcer source sets its size,
+    and at most ``limit`` pairs where one is given (``dpo.max_pairs``); a single source with a positive weight is used
+    in its order, whole up to ``limit`` (synthetic-only DPO is unchanged by the mining stage's existence). Returns
+    ``(pairs, {"weights", "available", "used"})``, deterministic in ``seed``.
     """
+    if limit is not None and limit < 1:
+        raise ValueError(f"dpo.max_pairs: must be null or >= 1, got {limit}")
     positive = {k: float(w) for k, w in weights.items() if w > 0}
     if not positive or any(w < 0 for w in weights.values()):
         raise ValueError(f"dpo.pairs: weights must be >= 0 and not all 0, got {dict(weights)}")
@@ -217,10 +221,12 @@ def mix_pairs(sources: dict[str, list[dict]], weights: dict[str, float], seed: i
     available = {k: len(v) for k, v in sources.items()}
     if len(positive) == 1:
         (only,) = positive
-        return list(sources[only]), {"weights": dict(weights), "available": available,
-                                     "used": {k: (n if k == only else 0) for k, n in available.items()}}
+        used = sources[only][:limit]
+        return list(used), {"weights": dict(weights), "available": available,
+                            "used": {k: (len(used) if k == only else 0) for k in available}}
     total = sum(positive.values())
     size = min(int(available[k] * total / w) for k, w in positive.items())
+    size = size if limit is None else min(size, limit)
     counts = {k: min(n, available[k]) for k, n in allocate(size, positive).items()}
     rng = random.Random(f"{seed}:pairs")
     out = []
