@@ -190,6 +190,7 @@ def _sft_plain(args, work: Path, lora: bool) -> dict:
 
 def _project(args, work: Path, stage: str, peft: str) -> dict:
     """One training stage's Ray Train job on the prepared dataset, timed from ``fit()``."""
+    from toolcall_dist.ray_cluster import init_ray
     from toolcall_dist.train import ray_job
 
     prep = json.loads((work / "prepared.json").read_text())
@@ -203,7 +204,7 @@ def _project(args, work: Path, stage: str, peft: str) -> dict:
     c = {**worker_config(cfg, stage, Path(prep["model_dir"]), work / f"{stage}_dataset", run),
          "added_tokens": prep["added_tokens"] if stage == "sft" else []}
     t0 = time.time()
-    ray_job.init_ray(c["cluster"])
+    init_ray(c["cluster"])
     t_fit = time.time()
     info = ray_job.fit(stage, c)
     timing = info["timing"]

@@ -114,9 +114,9 @@ def _ray_empty(cfg: dict, work: Path) -> dict:
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    from toolcall_dist.train import ray_job
+    from toolcall_dist.ray_cluster import init_ray
 
-    ray_job.init_ray(cfg["cluster"])
+    init_ray(cfg["cluster"])
     mark, out = work / "ray-empty.mark", {}
     for attempt in ("first", "second"):
         t0 = time.time()
@@ -176,10 +176,11 @@ def part(name: str, args, work: Path) -> dict:
     if name == "worker-build-profile":
         return _build_profile(cfg, work)
     if name == "sft-project":
+        from toolcall_dist.ray_cluster import init_ray
         from toolcall_dist.train import ray_job
 
         c = worker_config(cfg, "sft", work / "model_in", work / "sft_dataset", work / "project")
-        ray_job.init_ray(c["cluster"])
+        init_ray(c["cluster"])
         t_ray = time.time()
         info = ray_job.fit("sft", c)
         t_fit_end = time.time()

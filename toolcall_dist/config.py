@@ -511,7 +511,7 @@ def register() -> None:
     resolvers config.yaml uses for sweep trials."""
     from hydra.core.config_store import ConfigStore
 
-    from toolcall_dist.sweep import register_resolvers
+    from toolcall_dist.resolvers import register_resolvers
 
     ConfigStore.instance().store(name="base_config", node=Config)
     register_resolvers()

@@ -4,7 +4,7 @@ The driver plans the batches (``eval.generate.plan``); shards take whole batches
 prompt length, so round-robin gives each shard a similar mix of short and long prompts), and every task loads the
 model once and runs the same backend code as an unsharded run, so each prompt is generated in the same batch either
 way. A task asks for one GPU where ``cluster.use_gpu`` is set, else ``cluster.cpus_per_worker`` CPUs, so the eval's
-time falls as the cluster grows. Ray is started or joined through ``train.ray_job.init_ray``, like the training jobs.
+time falls as the cluster grows. Ray is started or joined through ``ray_cluster.init_ray``, like the training jobs.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def generate_sharded(cluster: dict, num_shards: int, spec: dict, prompts: dict[i
     """
     import ray
 
-    from toolcall_dist.train.ray_job import init_ray
+    from toolcall_dist.ray_cluster import init_ray
 
     init_ray(cluster)
     options: dict = {"num_gpus": 1} if cluster["use_gpu"] else {"num_cpus": cluster["cpus_per_worker"]}

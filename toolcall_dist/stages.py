@@ -178,9 +178,10 @@ def _train_config(ctx: Context, st, stage: str, model_dir: str, dataset_dir: Pat
 
 def _fit(stage: str, c: dict, ctx: Context) -> dict:
     """Run the stage's Ray Train job; returns its metrics, steps, resume point and worker placement."""
+    from toolcall_dist.ray_cluster import init_ray
     from toolcall_dist.train import ray_job
 
-    ray_job.init_ray(ctx.cfg["cluster"])
+    init_ray(ctx.cfg["cluster"])
     log.info("[%s] Ray Train: %d workers (%s), DeepSpeed stage %d", stage, ctx.cfg["cluster"]["num_workers"],
              "GPU" if ctx.cfg["cluster"]["use_gpu"] else "CPU/gloo", ctx.cfg["deepspeed"]["stage"])
     return ray_job.fit(stage, c)

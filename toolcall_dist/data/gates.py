@@ -12,21 +12,14 @@ Records failing 2 or 3 go to the quarantine list with the reason; nothing is dro
 
 from __future__ import annotations
 
-import string
 from collections import Counter
 
-from .leakage import BFCLReference
+from .leakage import BFCLReference, normalise_text
 
-_PUNCT = str.maketrans(string.punctuation, " " * len(string.punctuation))
 # The call envelope a rejected call must still follow: the error is in the content, never in the syntax.
 CALL_ENVELOPE = {"type": "array", "minItems": 1, "items": {
     "type": "object", "required": ["name", "arguments"], "additionalProperties": False,
     "properties": {"name": {"type": "string", "minLength": 1}, "arguments": {"type": "object"}}}}
-
-
-def normalise_text(text: str) -> str:
-    """Lower case, punctuation to spaces, whitespace collapsed: "Hi,  there!" -> "hi there"."""
-    return " ".join(text.lower().translate(_PUNCT).split())
 
 
 def _turns(rec: dict) -> list[dict]:

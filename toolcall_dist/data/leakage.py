@@ -13,11 +13,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import string
 from pathlib import Path
 
 from toolcall_dist.errors import ConfigError
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
+_PUNCT = str.maketrans(string.punctuation, " " * len(string.punctuation))
 MIN_NEAR_LEN = 6  # shorter names must match exactly: one edit away from "add" is too many ordinary words
 MIN_QUESTION_WORDS = 4  # "hi" and "how are you" are in BFCL too; utterances this short identify no test item
 
@@ -49,10 +51,9 @@ def _variants(key: str) -> set[str]:
     return {key} | ({key[:i] + key[i + 1:] for i in range(len(key))} if len(key) >= MIN_NEAR_LEN else set())
 
 
-def _norm_text(text: str) -> str:
-    from .gates import normalise_text
-
-    return normalise_text(text)
+def normalise_text(text: str) -> str:
+    """Lower case, punctuation to spaces, whitespace collapsed: "Hi,  there!" -> "hi there"."""
+    return " ".join(text.lower().translate(_PUNCT).split())
 
 
 def _lines(path: Path):
@@ -97,7 +98,7 @@ class BFCLReference:
                 for turn in row.get("question") or []:
                     for msg in turn if isinstance(turn, list) else []:
                         if isinstance(msg, dict) and msg.get("role") == "user" and isinstance(msg.get("content"), str):
-                            questions.setdefault(_norm_text(msg["content"]), str(row.get("id")))
+                            questions.setdefault(normalise_text(msg["content"]), str(row.get("id")))
                 names |= {f["name"] for f in row.get("function") or [] if isinstance(f, dict) and "name" in f}
         for path in sorted((root / "multi_turn_func_doc").glob("*.json")):
             names |= {f["name"] for f in _lines(path) if isinstance(f, dict) and "name" in f}
@@ -112,7 +113,7 @@ class BFCLReference:
 
     def question_match(self, text: str) -> str | None:
         """Id of the BFCL question whose normalised text equals ``text``'s, or None."""
-        return self.questions.get(_norm_text(text))
+        return self.questions.get(normalise_text(text))
 
     def leak(self, rec: dict, users: list[str]) -> str | None:
         """Why ``rec`` leaks BFCL (its user turns ``users``), or None."""

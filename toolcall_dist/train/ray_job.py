@@ -25,25 +25,9 @@ from toolcall_dist import atomic, preempt
 
 log = logging.getLogger(__name__)
 
-# Set before Ray starts so workers inherit them: no per-line print patching, fast SIGTERM shutdown.
-RAY_ENV = {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
 # Ray Train's seconds between polls of its workers; Ray Train passes it from the driver to the controller and workers.
 POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
 HF_CHECKPOINT_DIR = "checkpoint"  # the HF checkpoint's folder inside a Ray checkpoint (RayTrainReportCallback's)
-
-
-def init_ray(cluster: dict, temp_dir: str | None = None) -> None:
-    """Join ``cluster.address``, or start a local cluster when it is null (never attach to a stray one)."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    os.environ.update(RAY_ENV)
-    if cluster["address"]:
-        ray.init(address=cluster["address"], log_to_driver=True)
-    else:
-        ray.init(address="local", num_cpus=cluster["local_num_cpus"], include_dashboard=False,
-                 _temp_dir=temp_dir, log_to_driver=True)
 
 
 def summary_metrics(history: list[dict]) -> dict:
