@@ -454,7 +454,7 @@ class EvalConfig:
 class SweepConfig:
     """Where a run sits in a Hydra multirun, and what the sweep report compares.
 
-    ``id`` and ``trial`` are filled by resolvers (``toolcall_dist.sweep``) inside a multirun and are null otherwise;
+    ``id`` and ``trial`` are filled by resolvers (``toolcall_dist.resolvers``) inside a multirun and are null otherwise;
     they name the W&B group of the trial's stages.
     """
 
