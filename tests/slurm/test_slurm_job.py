@@ -116,7 +116,9 @@ def _stage_info(run, stage: str, model: str | None = None) -> dict:
 
 def test_launcher_prints_job_id_and_log_paths(two_node_run):
     run = two_node_run
-    assert f"job {run['job_id']}:" in run["printed"]
+    # The printed id is the job Slurm ran for this run: its record carries the run's name as the launcher cleans it.
+    assert run["job"]["JobId"] == run["job_id"]
+    assert run["job"]["JobName"] == re.sub(r"[^A-Za-z0-9_.-]", "_", run["name"])[:64]
     log_line = re.search(r"log: (\S+)", run["printed"]).group(1)
     assert Path(log_line).exists() and f"-{run['job_id']}.out" in log_line
     assert "Ray node logs:" in run["printed"]

@@ -142,6 +142,7 @@ def test_data_stage_killed_mid_write_is_rebuilt_whole_on_rerun(tmp_path, compose
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert written, "the stage had written nothing when it was killed"
     (stage_dir,) = (tmp_path / "stages").glob("data-*")
     assert not (stage_dir / "done.json").exists()
     for f in stage_dir.glob("train/*.jsonl"):  # whatever was renamed into place is whole
@@ -149,5 +150,6 @@ def test_data_stage_killed_mid_write_is_rebuilt_whole_on_rerun(tmp_path, compose
     result = pipeline.run(compose(over))
     assert "data" not in result.reused
     info = json.loads((stage_dir / "done.json").read_text())
+    assert {"good", "bad", "no_tool"} <= set(info["counts"]) and all(n > 0 for n in info["counts"].values())
     for cls, n in info["counts"].items():
         assert len((stage_dir / "train" / f"{cls}.jsonl").read_text().splitlines()) == n
