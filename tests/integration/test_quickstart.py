@@ -8,13 +8,13 @@ import math
 from pathlib import Path
 
 import pytest
+from reduced import data, heldout_eval  # tests/ is on sys.path (its conftest.py)
 
 pytestmark = pytest.mark.integration
 
 HELDOUT = 10  # held-out entries per category
 REDUCED = [  # the shipped base (no model.tiny override), less data and training than the quickstart
-    "data.n_examples=1000", f"data.holdout_per_category={HELDOUT}", "sft.epochs=2", "dpo.epochs=0.5",
-    "eval.max_new_tokens=64", "eval.heldout_categories=[simple_python,multiple,irrelevance]", "eval.categories=[]",
+    *data(1000, HELDOUT), "sft.epochs=2", "dpo.epochs=0.5", *heldout_eval(64, "[simple_python,multiple,irrelevance]"),
 ]
 
 

@@ -11,20 +11,17 @@ requests with the family's own call syntax, where the prose-warmed base never do
 import json
 
 import pytest
+from reduced import DPO_BATCHES, SFT_BATCHES, data, tiny_base  # tests/ is on sys.path
 
 from toolcall_dist.formats import get_format
 
 pytestmark = pytest.mark.integration
 
 REDUCED = [
-    "data.n_examples=160", "data.holdout_per_category=6", "data.domains=[weather]",
+    *data(160, 6), "data.domains=[weather]",
     "data.shapes={simple:1.0,multiple:0.0,parallel:0.0,parallel_multiple:0.0}",
-    "data.ratios={good:0.9,bad:0.05,no_tool:0.05}",
-    "model.tiny.warmup_examples=80", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
-    "model.tiny.reading_steps=4", "model.tiny.copy_drills=64", "model.tiny.warmup_copy_drills=16",
-    "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
-    "sft.epochs=4", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=5e-3",
-    "dpo.epochs=0.5", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
+    "data.ratios={good:0.9,bad:0.05,no_tool:0.05}", *tiny_base(80),
+    "sft.epochs=4", *SFT_BATCHES, "sft.learning_rate=5e-3", "dpo.epochs=0.5", *DPO_BATCHES,
     "stages=[data,base,sft,dpo,eval]", "eval.models=[base,sft]", "eval.heldout_categories=[simple_python]",
     "eval.categories=[]", "eval.max_new_tokens=16", "tracking=none",
 ]

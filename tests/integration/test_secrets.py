@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from reduced import DPO_BATCHES, SFT_BATCHES, data, heldout_eval, tiny_base  # tests/ is on sys.path
 
 pytestmark = pytest.mark.integration
 
@@ -19,13 +20,8 @@ SECRETS = {
 }
 # The quickstart, sized down as in test_quickstart.py (seconds of training, not minutes).
 REDUCED = [
-    "data.n_examples=120", "data.holdout_per_category=3", "data.leakage_check=false",
-    "model.tiny.warmup_examples=80", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
-    "model.tiny.reading_steps=4", "model.tiny.copy_drills=64", "model.tiny.warmup_copy_drills=16",
-    "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
-    "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8",
-    "dpo.epochs=1", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
-    "eval.max_new_tokens=24", "eval.heldout_categories=[simple_python,irrelevance]", "eval.categories=[]",
+    *data(120, 3), "data.leakage_check=false", *tiny_base(80),
+    "sft.epochs=1", *SFT_BATCHES, "dpo.epochs=1", *DPO_BATCHES, *heldout_eval(24),
 ]
 
 

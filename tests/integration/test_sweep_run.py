@@ -11,19 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from reduced import DPO_BATCHES, SFT_BATCHES, data, heldout_eval, tiny_base  # tests/ is on sys.path
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 BETAS, RATIOS = (0.05, 0.5), (0.0, 0.3)
-REDUCED = [  # the reduced quickstart of test_quickstart.py, shorter generations
-    "data.n_examples=240", "data.holdout_per_category=6",
-    "model.tiny.warmup_examples=160", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
-    "model.tiny.reading_steps=4", "model.tiny.copy_drills=64", "model.tiny.warmup_copy_drills=16",
-    "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
-    "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=1e-3",
-    "dpo.epochs=1", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
-    "eval.max_new_tokens=32", "eval.heldout_categories=[simple_python,irrelevance]", "eval.categories=[]",
+REDUCED = [  # a tiny base built in seconds, one epoch each, short generations
+    *data(240, 6), *tiny_base(160), "sft.epochs=1", *SFT_BATCHES, "sft.learning_rate=1e-3",
+    "dpo.epochs=1", *DPO_BATCHES, *heldout_eval(32),
 ]
 
 

@@ -17,18 +17,15 @@ from pathlib import Path
 
 import pytest
 from ray_storage import registered_steps
+from reduced import DPO_BATCHES, NO_TRACKING, QUICKSTART, SFT_BATCHES, data, tiny_base
 
 from toolcall_dist.hardware import cpu_has_bf16, local_cpu_flags
 
 pytestmark = pytest.mark.integration
 
 SMALL = [
-    "+exp=quickstart", "tracking.backend=none", "data.n_examples=160", "data.holdout_per_category=4",
-    "model.tiny.warmup_examples=100", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
-    "model.tiny.reading_steps=4", "model.tiny.copy_drills=64", "model.tiny.warmup_copy_drills=16",
-    "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
-    "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.logging_steps=1",
-    "dpo.epochs=2", "dpo.micro_batch_size=4", "dpo.global_batch_size=8", "dpo.learning_rate=1e-3",
+    *QUICKSTART, *NO_TRACKING, *data(160, 4), *tiny_base(100),
+    "sft.epochs=1", *SFT_BATCHES, "sft.logging_steps=1", "dpo.epochs=2", *DPO_BATCHES, "dpo.learning_rate=1e-3",
     "cluster.checkpoint_steps=0", "sft.bf16=false", "dpo.bf16=false",
 ]
 # (name, overrides): together they cover ZeRO-2/3 x full/LoRA, packing, two DPO losses, precomputed reference

@@ -20,16 +20,13 @@ from pathlib import Path
 
 import pytest
 from ray_storage import registered_steps
+from reduced import NO_TRACKING, QUICKSTART, SFT_BATCHES, data, tiny_base
 
 pytestmark = pytest.mark.integration
 
 EVERY = 3
 OVERRIDES = [
-    "+exp=quickstart", "tracking.backend=none", "data.n_examples=160", "data.holdout_per_category=4",
-    "model.tiny.warmup_examples=100", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
-    "model.tiny.reading_steps=4", "model.tiny.copy_drills=64", "model.tiny.warmup_copy_drills=16",
-    "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
-    "sft.epochs=3", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.logging_steps=1",
+    *QUICKSTART, *NO_TRACKING, *data(160, 4), *tiny_base(100), "sft.epochs=3", *SFT_BATCHES, "sft.logging_steps=1",
     "stages=[sft]", f"cluster.checkpoint_steps={EVERY}", "cluster.num_to_keep=2",
 ]
 

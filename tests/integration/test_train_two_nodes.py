@@ -14,16 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from reduced import NO_TRACKING, QUICKSTART, SFT_BATCHES, data, tiny_base  # tests/ is on sys.path
 
 pytestmark = pytest.mark.integration
 
-SMALL = [
-    "+exp=quickstart", "tracking.backend=none", "data.n_examples=120", "data.holdout_per_category=4",
-    "model.tiny.warmup_examples=100", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
-    "model.tiny.reading_steps=4", "model.tiny.copy_drills=64", "model.tiny.warmup_copy_drills=16",
-    "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
-    "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "stages=[sft]",
-]
+SMALL = [*QUICKSTART, *NO_TRACKING, *data(120, 4), *tiny_base(100), "sft.epochs=1", *SFT_BATCHES, "stages=[sft]"]
 
 
 def _free_port() -> int:

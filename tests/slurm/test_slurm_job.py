@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from minislurm import MiniSlurm, ensure_installed  # tests/slurm is on sys.path (pytest's rootdir-less import)
 from ray_storage import registered_steps, saved_steps  # tests/ is on sys.path (its conftest.py)
+from reduced import DPO_BATCHES, SFT_BATCHES, data, heldout_eval, tiny_base
 
 pytestmark = pytest.mark.slurm
 
@@ -28,13 +29,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT_EVERY = "cluster.checkpoint_steps"  # the config key of the checkpoint interval (optimizer steps)
 # The quickstart cut down to minutes (the same reductions as tests/integration/test_quickstart.py).
 TINY = [
-    "data.n_examples=240", "data.holdout_per_category=6",
-    "model.tiny.warmup_examples=160", "model.tiny.warmup_epochs=1", "model.tiny.drills_per_request=1",
-    "model.tiny.reading_steps=4", "model.tiny.copy_drills=64", "model.tiny.warmup_copy_drills=16",
-    "model.tiny.hidden_size=64", "model.tiny.num_layers=2", "model.tiny.intermediate_size=128",
-    "sft.epochs=1", "sft.micro_batch_size=4", "sft.global_batch_size=8", "sft.learning_rate=1e-3",
-    "dpo.epochs=1", "dpo.micro_batch_size=4", "dpo.global_batch_size=8",
-    "eval.max_new_tokens=48", "eval.heldout_categories=[simple_python,irrelevance]", "eval.categories=[]",
+    *data(240, 6), *tiny_base(160), "sft.epochs=1", *SFT_BATCHES, "sft.learning_rate=1e-3",
+    "dpo.epochs=1", *DPO_BATCHES, *heldout_eval(48),
 ]
 # One CPU per Ray node and one training worker per node: Ray must place one worker on each.
 ALLOCATION = ["slurm.nodes=2", "slurm.cpus_per_node=1", "slurm.time=00:40:00", "slurm.wait_nodes_s=180"]
