@@ -1,5 +1,5 @@
-"""Llama 3, Mistral v3 and Phi-4-mini formats on tokenizers built the way the tiny models build theirs: exact text,
-exact masked spans, prompt/completion split, and the parsers' tolerance of real model quirks."""
+"""Qwen2.5, Llama 3, Mistral v3 and Phi-4-mini formats on tokenizers built the way the tiny models build theirs:
+exact text, exact masked spans, prompt/completion split, and the parsers' tolerance of real model quirks."""
 
 import json
 
@@ -15,12 +15,13 @@ pytestmark = pytest.mark.unit
 TOOLS_JSON = json.dumps(TOOLS)
 ENVELOPE_JSON = json.dumps([{"type": "function", "function": t} for t in TOOLS])
 TOKYO = {"name": "weather_forecast", "arguments": {"city": "Tokyo"}}
+FAMILIES = ["qwen2_5", "llama3", "mistral", "phi4"]
 
 
 @pytest.fixture(scope="module")
 def toks():
     out = {}
-    for family in ("llama3", "mistral", "phi4"):
+    for family in FAMILIES:
         fmt = get_format(family)
         texts = [_render(fmt, c, TOOLS) for c in (CONV, CONV_PARALLEL)] * 10 + ["plain prose text"] * 5
         out[family] = train_tokenizer(texts, 600, family)
@@ -28,21 +29,39 @@ def toks():
 
 
 def test_every_family_is_registered_and_in_the_config_schema():
-    from toolcall_dist.config import FAMILIES
+    from toolcall_dist.config import FAMILIES as SCHEMA_FAMILIES
 
-    assert set(families()) == set(FAMILIES) >= {"qwen2_5", "llama3", "mistral", "phi4"}
+    assert set(families()) == set(SCHEMA_FAMILIES) >= set(FAMILIES)
 
 
-@pytest.mark.parametrize("family", ["llama3", "mistral", "phi4"])
+def test_unknown_family_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown model family 'gpt9'"):
+        get_format("gpt9")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_tiny_tokenizer_has_single_token_delimiters_and_the_family_template(toks, family):
     fmt, tok = get_format(family), toks[family]
     assert fmt.special_token_problems(tok) == []
+    assert set(fmt.special_tokens) <= {t.content for t in tok.added_tokens_decoder.values()}  # never split by merges
     assert tok.chat_template == fmt.chat_template and tok.eos_token == fmt.eos
     assert fmt.template_for(tok) is None  # the family template is the tokenizer's own
 
 
 LLAMA_TOOLS = "".join(json.dumps({"type": "function", "function": t}, indent=4) + "\n\n" for t in TOOLS)
 EXPECTED_TEXT = {
+    "qwen2_5": (
+        "<|im_start|>system\nYou are a helpful assistant.\n\n# Tools\n\nYou may call one or more functions to assist "
+        "with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+        + json.dumps({"type": "function", "function": TOOLS[0]})
+        + "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
+        "<tool_call></tool_call> XML tags:\n<tool_call>\n"
+        '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n'
+        "<|im_start|>user\nWeather in Tokyo?<|im_end|>\n<|im_start|>assistant\n<tool_call>\n"
+        '{"name": "weather_forecast", "arguments": {"city": "Tokyo"}}\n</tool_call><|im_end|>\n'
+        '<|im_start|>user\n<tool_response>\n{"temp_c": 12}\n</tool_response><|im_end|>\n'
+        "<|im_start|>assistant\nIt is 12 C.<|im_end|>\n"
+    ),
     "llama3": (
         "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\n"
         "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nYou are a helpful assistant.<|eot_id|>"
@@ -68,22 +87,25 @@ EXPECTED_TEXT = {
     ),
 }
 EXPECTED_MASKED = {
+    "qwen2_5": ['<tool_call>\n{"name": "weather_forecast", "arguments": {"city": "Tokyo"}}\n</tool_call><|im_end|>',
+                "It is 12 C.<|im_end|>"],
     "llama3": ['{"name": "weather_forecast", "parameters": {"city": "Tokyo"}}<|eot_id|>', "It is 12 C.<|eot_id|>"],
     "mistral": [f'[TOOL_CALLS] [{{"name": "weather_forecast", "arguments": {{"city": "Tokyo"}}, "id": '
                 f'"{call_id(0, 0)}"}}]</s>', " It is 12 C.</s>"],
     "phi4": ['<|tool_call|>[{"name": "weather_forecast", "arguments": {"city": "Tokyo"}}]<|/tool_call|><|end|>',
              "It is 12 C.<|end|>"],
 }
-PROMPT_END = {"llama3": "<|start_header_id|>assistant<|end_header_id|>\n\n", "mistral": "Weather in Tokyo?[/INST]",
+PROMPT_END = {"qwen2_5": "Weather in Tokyo?<|im_end|>\n<|im_start|>assistant\n",
+              "llama3": "<|start_header_id|>assistant<|end_header_id|>\n\n", "mistral": "Weather in Tokyo?[/INST]",
               "phi4": "<|user|>Weather in Tokyo?<|end|><|assistant|>"}
 
 
-@pytest.mark.parametrize("family", ["llama3", "mistral", "phi4"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_render_matches_hand_written_text(toks, family):
     assert get_format(family).render(toks[family], CONV, TOOLS) == EXPECTED_TEXT[family]
 
 
-@pytest.mark.parametrize("family", ["llama3", "mistral", "phi4"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_masks_cover_exactly_the_call_and_the_answer(toks, family):
     fmt, tok = get_format(family), toks[family]
     ex = fmt.tokenize_conversation(tok, CONV, TOOLS)
@@ -93,16 +115,16 @@ def test_masks_cover_exactly_the_call_and_the_answer(toks, family):
     assert kept == "".join(EXPECTED_MASKED[family])
 
 
-@pytest.mark.parametrize("family", ["llama3", "mistral", "phi4"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_no_tool_conversation(toks, family):
     fmt, tok = get_format(family), toks[family]
     text = fmt.render(tok, NO_TOOL)
-    assert "weather_forecast" not in text and "TOOLS" not in text and "<|tool|>" not in text
+    assert "weather_forecast" not in text and "TOOLS" not in text and "<|tool|>" not in text and "<tools>" not in text
     segments = masked_segments(tok, fmt.tokenize_conversation(tok, NO_TOOL), text)
     assert [s.strip() for s in segments] == ["Hello!" + fmt.eos]
 
 
-@pytest.mark.parametrize("family", ["llama3", "mistral", "phi4"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_completion_follows_prompt_and_parses_back(toks, family):
     fmt, tok = get_format(family), toks[family]
     prompt = fmt.render_prompt(tok, CONV[:2], TOOLS)
@@ -113,7 +135,7 @@ def test_completion_follows_prompt_and_parses_back(toks, family):
     assert fmt.parse(completion) == [TOKYO]
 
 
-@pytest.mark.parametrize("family", ["llama3", "mistral", "phi4"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_parallel_calls_render_in_one_turn_and_parse_back(toks, family):
     fmt, tok = get_format(family), toks[family]
     text, spans = fmt.assistant_spans(tok, CONV_PARALLEL, TOOLS)
@@ -181,7 +203,19 @@ PARSE_CASES = [
                                                                                          "arguments": {}}]),
     ("phi4", '<|tool_call|>[{"name": "a", "arguments": {"x": </|tool_call|>', []),
     ("phi4", '<|end|><|tool_call|>[{"name": "a", "arguments": {}}]', []),
-    # Qwen: a delimiter inside an argument string does not end the call; reasoning is skipped
+    # Qwen: prose, parallel blocks, arguments as a JSON string, a cut-off close tag, malformed or nameless calls, a
+    # call after the turn ended, a delimiter inside an argument string, reasoning skipped, fences
+    ("qwen2_5", "I'm sorry, I can't check the weather.", []),
+    ("qwen2_5", '<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n</tool_call>\n<tool_call>\n{"name": "b", '
+     '"arguments": {"y": [1, 2]}}\n</tool_call>', [{"name": "a", "arguments": {"x": 1}},
+                                                   {"name": "b", "arguments": {"y": [1, 2]}}]),
+    ("qwen2_5", '<tool_call>{"name": "a", "arguments": "{\\"x\\": 1}"}</tool_call>',
+     [{"name": "a", "arguments": {"x": 1}}]),
+    ("qwen2_5", '<tool_call>{"name": "a", "arguments": {"x": 1}}', [{"name": "a", "arguments": {"x": 1}}]),
+    ("qwen2_5", '<tool_call>{"name": "a", "arguments": {"x": </tool_call>', []),
+    ("qwen2_5", '<tool_call>{"arguments": {}}</tool_call>', []),
+    ("qwen2_5", '<tool_call>["a"]</tool_call>', []),
+    ("qwen2_5", '<|im_end|><tool_call>{"name": "a", "arguments": {}}</tool_call>', []),
     ("qwen2_5", '<tool_call>{"name": "e", "arguments": {"t": "</tool_call>"}}</tool_call>',
      [{"name": "e", "arguments": {"t": "</tool_call>"}}]),
     ("qwen2_5", "<think>maybe <tool_call>{\"name\": \"x\", \"arguments\": {}}</tool_call></think>No call.", []),
