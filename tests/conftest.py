@@ -40,7 +40,7 @@ def _package_dir(name: str) -> Path:
 
     spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None:
-        pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
+        pytest.skip(f"{name} is not installed: `make setup` installs every package the tests read (README)")
     return Path(spec.origin).parent
 
 
