@@ -58,14 +58,14 @@ class Config:
         for train_cfg, key in ((self.sft, "sft"), (self.dpo, "dpo")):
             grad_accum_steps(train_cfg.global_batch_size, train_cfg.micro_batch_size, self.cluster.num_workers, key)
         check(not self.sft.liger_kernel or self.cluster.use_gpu, "sft.liger_kernel",
-               "Liger's kernels are Triton GPU kernels; set cluster.use_gpu=true or sft.liger_kernel=false")
+              "Liger's kernels are Triton GPU kernels; set cluster.use_gpu=true or sft.liger_kernel=false")
 
 
 def grad_accum_steps(global_batch: int, micro: int, world: int, key: str = "sft") -> int:
     """Gradient accumulation steps such that micro x accumulation x world = global batch, or a ConfigError."""
     per_step = micro * world
     check(global_batch > 0 and global_batch % per_step == 0, f"{key}.global_batch_size",
-           f"{global_batch} is not a multiple of {key}.micro_batch_size x cluster.num_workers = {micro} x {world}")
+          f"{global_batch} is not a multiple of {key}.micro_batch_size x cluster.num_workers = {micro} x {world}")
     return global_batch // per_step
 
 

@@ -31,11 +31,11 @@ class ClusterConfig:
         check(self.num_workers >= 1, "cluster.num_workers", f"must be >= 1, got {self.num_workers}")
         check(self.cpus_per_worker >= 1, "cluster.cpus_per_worker", "must be >= 1")
         check(math.isfinite(self.connect_timeout_s) and self.connect_timeout_s > 0, "cluster.connect_timeout_s",
-               f"must be a finite number > 0, got {self.connect_timeout_s}")
+              f"must be a finite number > 0, got {self.connect_timeout_s}")
         check(math.isfinite(self.poll_interval_s) and self.poll_interval_s > 0, "cluster.poll_interval_s",
-               f"must be a finite number > 0, got {self.poll_interval_s}")
+              f"must be a finite number > 0, got {self.poll_interval_s}")
         check(self.checkpoint_steps >= 0, "cluster.checkpoint_steps", f"must be >= 0, got {self.checkpoint_steps}")
         check(self.num_to_keep >= 1, "cluster.num_to_keep", f"must be >= 1, got {self.num_to_keep}")
         check(self.max_failures >= -1, "cluster.max_failures", "must be >= 0, or -1 for unlimited")
         check(self.placement_strategy in ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"),
-               "cluster.placement_strategy", f"unknown Ray placement strategy {self.placement_strategy!r}")
+              "cluster.placement_strategy", f"unknown Ray placement strategy {self.placement_strategy!r}")

@@ -59,11 +59,11 @@ class SourceConfig:
 
     def __post_init__(self) -> None:
         check(self.format in SOURCE_FORMATS, "data.sources.format",
-               f"unknown format {self.format!r}; known: {SOURCE_FORMATS}")
+              f"unknown format {self.format!r}; known: {SOURCE_FORMATS}")
         check(bool(self.path or self.hub), "data.sources.path", "set a local path or a hub name")
         check(0 <= self.weight <= 1, "data.sources.weight", f"must be in [0, 1], got {self.weight}")
         check(self.format != "bfcl" or self.weight == 0, "data.sources.weight",
-               "bfcl sources are evaluation only; their weight must be 0")
+              "bfcl sources are evaluation only; their weight must be 0")
         check(self.limit is None or self.limit > 0, "data.sources.limit", f"must be > 0, got {self.limit}")
 
 
@@ -91,8 +91,8 @@ class DataConfig:
         check(self.eval_examples >= 0, "data.eval_examples", f"must be >= 0, got {self.eval_examples}")
         check(self.holdout_seed != self.seed, "data.holdout_seed", "must differ from data.seed")
         check(self.holdout_per_category >= 0, "data.holdout_per_category",
-               f"must be >= 0, got {self.holdout_per_category}")
+              f"must be >= 0, got {self.holdout_per_category}")
         check(0 <= self.heldout_tool_fraction < 1, "data.heldout_tool_fraction",
-               f"must be in [0, 1), got {self.heldout_tool_fraction}")
+              f"must be in [0, 1), got {self.heldout_tool_fraction}")
         total = sum(s.weight for s in self.sources)
         check(total <= 1, "data.sources", f"weights sum to {total}; at most 1 (the rest is synthetic)")

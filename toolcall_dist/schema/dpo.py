@@ -47,9 +47,9 @@ class DPOConfig:
     def __post_init__(self) -> None:
         check(math.isfinite(self.beta) and self.beta > 0, "dpo.beta", f"must be a finite number > 0, got {self.beta}")
         check(self.loss_type in ("sigmoid", "hinge", "ipo", "robust", "bco_pair", "apo_zero", "apo_down"),
-               "dpo.loss_type", f"unsupported loss type {self.loss_type!r}")
+              "dpo.loss_type", f"unsupported loss type {self.loss_type!r}")
         check(math.isfinite(self.sft_weight) and self.sft_weight >= 0, "dpo.sft_weight",
-               f"must be a finite number >= 0, got {self.sft_weight}")
+              f"must be a finite number >= 0, got {self.sft_weight}")
         positive(self.epochs, "dpo.epochs")
         positive(self.learning_rate, "dpo.learning_rate")
         check(self.micro_batch_size > 0, "dpo.micro_batch_size", "must be > 0")
@@ -58,4 +58,4 @@ class DPOConfig:
         check(self.logging_steps > 0, "dpo.logging_steps", f"must be > 0, got {self.logging_steps}")
         check(self.bf16 in BF16_SETTINGS, "dpo.bf16", f"must be auto, true or false, got {self.bf16!r}")
         check(self.max_pairs is None or self.max_pairs >= 1, "dpo.max_pairs",
-               f"must be null or >= 1, got {self.max_pairs}")
+              f"must be null or >= 1, got {self.max_pairs}")

@@ -45,12 +45,12 @@ class EvalConfig:
                 check(cat in known, key, f"unknown category {cat!r}; known: {known}")
             check(len(set(cats)) == len(cats), key, f"lists a category twice: {cats}")
         check(bool(self.categories or self.heldout_categories), "eval.categories",
-               "eval.categories and eval.heldout_categories are both empty: nothing to evaluate")
+              "eval.categories and eval.heldout_categories are both empty: nothing to evaluate")
         for m in self.models:
             check(m in ("base", "sft", "dpo"), "eval.models", f"unknown model stage {m!r}")
         check(self.limit is None or self.limit >= 1, "eval.limit", f"must be >= 1 or null, got {self.limit}")
         check(self.live_limit is None or self.live_limit >= 1, "eval.live_limit",
-               f"must be >= 1 or null, got {self.live_limit}")
+              f"must be >= 1 or null, got {self.live_limit}")
         check(self.backend in ("hf", "vllm"), "eval.backend", f"must be hf or vllm, got {self.backend!r}")
         check(self.num_shards >= 1, "eval.num_shards", f"must be >= 1, got {self.num_shards}")
         check(self.batch_size >= 1, "eval.batch_size", f"must be >= 1, got {self.batch_size}")
@@ -58,4 +58,4 @@ class EvalConfig:
         check(self.decode in ("bfcl", "lenient"), "eval.decode", f"must be bfcl or lenient, got {self.decode!r}")
         check(self.prompt in ("bfcl", "template"), "eval.prompt", f"must be bfcl or template, got {self.prompt!r}")
         check(self.dtype in (None, "auto", *DTYPES), "eval.dtype",
-               f"must be null, auto or one of {', '.join(DTYPES)}, got {self.dtype!r}")
+              f"must be null, auto or one of {', '.join(DTYPES)}, got {self.dtype!r}")

@@ -37,5 +37,5 @@ class MineConfig:
         check(0 < self.top_p <= 1, "mine.top_p", f"must be in (0, 1], got {self.top_p}")
         check(self.chosen in MINE_CHOSEN, "mine.chosen", f"must be one of {MINE_CHOSEN}, got {self.chosen!r}")
         check(0 < self.max_share_per_error <= 1, "mine.max_share_per_error",
-               f"must be in (0, 1], got {self.max_share_per_error}")
+              f"must be in (0, 1], got {self.max_share_per_error}")
         check(0 <= self.anchor_share < 1, "mine.anchor_share", f"must be in [0, 1), got {self.anchor_share}")

@@ -41,7 +41,7 @@ class TinyModelConfig:
         check(self.vocab_size >= 512, "model.tiny.vocab_size", f"must be >= 512, got {self.vocab_size}")
         check(self.reading_steps >= 0, "model.tiny.reading_steps", f"must be >= 0, got {self.reading_steps}")
         check(self.reading_batch_size >= 1, "model.tiny.reading_batch_size",
-               f"must be >= 1, got {self.reading_batch_size}")
+              f"must be >= 1, got {self.reading_batch_size}")
         check(0.0 <= self.narrate <= 1.0, "model.tiny.narrate", f"must be in [0, 1], got {self.narrate}")
 
 
@@ -72,8 +72,8 @@ class ModelConfig:
         check(self.family in FAMILIES, "model.family", f"unknown family {self.family!r}; known: {FAMILIES}")
         sources = [k for k, v in (("path", self.path), ("tiny", self.tiny), ("gguf_file", self.gguf_file)) if v]
         check(len(sources) == 1, "model.path",
-               f"set exactly one of model.path (hub id or local dir), model.gguf_file and model.tiny; got {sources}")
+              f"set exactly one of model.path (hub id or local dir), model.gguf_file and model.tiny; got {sources}")
         check(self.gguf_package is None or self.gguf_file is not None, "model.gguf_package", "needs model.gguf_file")
         check(self.dtype in ("float32", "bfloat16", "float16"), "model.dtype", f"unknown dtype {self.dtype!r}")
         check(self.attn_implementation in ATTENTION, "model.attn_implementation",
-               f"unknown attention {self.attn_implementation!r}; known: {ATTENTION}")
+              f"unknown attention {self.attn_implementation!r}; known: {ATTENTION}")

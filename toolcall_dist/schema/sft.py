@@ -41,7 +41,7 @@ class SFTConfig:
         check(self.max_length > 0, "sft.max_length", f"must be > 0, got {self.max_length}")
         fraction(self.warmup_ratio, "sft.warmup_ratio")
         check(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "sft.weight_decay",
-               f"must be a finite number >= 0, got {self.weight_decay}")
+              f"must be a finite number >= 0, got {self.weight_decay}")
         check(self.logging_steps > 0, "sft.logging_steps", f"must be > 0, got {self.logging_steps}")
         check(self.sampling in ("random", "group_by_length"), "sft.sampling", f"unknown sampling {self.sampling!r}")
         check(self.bf16 in BF16_SETTINGS, "sft.bf16", f"must be auto, true or false, got {self.bf16!r}")
