@@ -1,8 +1,9 @@
-"""The reduced quickstart that the integration and slurm tests start from, in one place.
+"""The pieces of the reduced quickstart that the integration and slurm tests start from, in one place.
 
-``+exp=quickstart`` made small: little data, a tiny base built in seconds instead of the shipped one, micro batches
-of 4 in global batches of 8. Each test module extends it with what its own check needs (how much data, how many
-epochs, which stages, what to evaluate), so the differences between modules are written as differences.
+``+exp=quickstart`` made small: little data, a tiny base built in seconds (or the shipped one, where a test leaves
+``tiny_base`` out), micro batches of 4 in global batches of 8, evaluation on the held-out set only. Each test module
+composes these with what its own check needs (how much data, how many epochs, which stages), so the differences
+between modules are written as differences.
 """
 
 QUICKSTART = ["+exp=quickstart"]
