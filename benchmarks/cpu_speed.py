@@ -375,14 +375,14 @@ def _eval_generate(args, work: Path) -> dict:
             out.append(reply_text(tok, gen[0, enc["input_ids"].shape[1]:].tolist(), stop))
         return out
 
+    def project(model):  # eval.generate: batches of 16, the project's prefill and cache
+        return generate(model, tok, prompts, EVAL_TOKENS, 16, stop, ctx)
+
     res = {"prompts": len(prompts)}
     texts = {}
     for dtype in ("float32", "bfloat16"):
         model = load_model(model_dir, dtype)
         generate(model, tok, prompts[:2], 8, 2, stop, ctx)  # warm-up: first-call allocations, kernel choice
-        def project(m):
-            return generate(m, tok, prompts, EVAL_TOKENS, 16, stop, ctx)
-
         for way, fn in (("plain", plain), ("project", project)):
             t0 = time.perf_counter()
             texts[dtype, way] = fn(model)
