@@ -6,8 +6,9 @@ Each comparison runs in one invocation, every part in a fresh process, so machin
 
 - ``matmul``: 2048 x 2048 products in fp32 and bf16 (GFLOP/s): the rate every figure below is a share of, and the
   reason ``bf16: auto`` picks what it picks on this CPU (toolcall_dist/hardware.py);
-- ``sft-plain-lora`` / ``sft-project-lora``: SFT with LoRA r16 on every projection. Plain: the model, PEFT, AdamW
-  and ``loss.backward()`` over micro batches of the stage's own tokenized dataset, nothing else. Project: the SFT
+- ``sft-plain-lora`` / ``sft-project-lora``: SFT with LoRA r16 on every projection and the added tokens' embedding
+  rows. Plain: the model, PEFT, AdamW and ``loss.backward()`` over micro batches of the stage's own tokenized
+  dataset, nothing else. Project: the SFT
   stage's Ray Train job (1 worker x 2 threads, DeepSpeed ZeRO-2, as ``+exp=smollm2_dpo`` runs it) on the same data;
 - ``sft-plain-full`` / ``sft-project-full``: the same with full fine-tuning;
 - ``dpo-plain-lora`` / ``dpo-project-lora``: DPO with LoRA (reference = the policy with its adapter disabled);
@@ -16,8 +17,9 @@ Each comparison runs in one invocation, every part in a fresh process, so machin
   (plain) and the project's batched generation (``eval.generate``), new tokens/s, and how many bf16 texts are the
   fp32 ones.
 
-Both sides train in the precision ``bf16: auto`` resolves to on this machine, on micro batches of 2 (pairs for DPO)
-with 4 of them per optimizer step. Tokens/s count non-pad tokens (TRL's ``num_tokens``); the first
+Both sides train in the precision ``bf16: auto`` resolves to on this machine, on the same micro batches: the
+prepared datasets in their order (the stages run with ``sampling=sequential``), 2 rows (pairs for DPO) each, 4 of
+them per optimizer step (2 for DPO). Tokens/s count non-pad tokens (TRL's ``num_tokens``); the first
 ``--warmup`` optimizer steps are left out of the steady state. Effective FLOP/s = 6 x parameters x tokens/s for
 full fine-tuning, 4 x for LoRA (no weight gradients for the frozen base), stated as a share of the measured matmul
 rate in the precision used. Rewrites the section in docs/performance.md.
@@ -43,7 +45,8 @@ def _overrides(args, peft: str) -> list[str]:
     # The data mix is pinned (the preset's may move), and DPO is the plain sigmoid loss the plain loop computes.
     return ["+exp=smollm2_dpo", "data.ratios={good: 0.6, bad: 0.25, no_tool: 0.15}", "dpo.sft_weight=0.0",
             "dpo.pairs={synthetic: 1.0, mined: 0.0}", *args.set, "tracking=none", f"data.n_examples={args.examples}",
-            f"peft={peft}", "sft.sampling=random", f"sft.micro_batch_size={MICRO}",
+            f"peft={peft}", "sft.sampling=sequential", "dpo.sampling=sequential",
+            f"sft.micro_batch_size={MICRO}",
             f"sft.global_batch_size={MICRO * ACCUM}", "sft.logging_steps=1", f"dpo.micro_batch_size={MICRO}",
             f"dpo.global_batch_size={MICRO * DPO_ACCUM}", "dpo.logging_steps=1", "cluster.checkpoint_steps=0"]
 
@@ -104,25 +107,27 @@ def _matmul() -> dict:
     return out
 
 
-def _batches(dataset_dir: Path, pad_id: int, seed: int, n: int):
-    """``n`` micro batches of ``MICRO`` rows drawn at random (as ``sft.sampling=random``), right-padded, labels only
-    on the assistant tokens."""
-    import random
+def _micro_batches(size: int, n: int) -> list[list[int]]:
+    """Row indices of the first ``n`` micro batches the stages' sequential sampler gives (``sampling=sequential``,
+    one worker): each epoch the rows in order, ``MICRO`` at a time, its last batch short where ``MICRO`` does not
+    divide ``size``. Both sides of every comparison train on exactly these batches."""
+    epoch = [list(range(i, min(i + MICRO, size))) for i in range(0, size, MICRO)]
+    return [epoch[i % len(epoch)] for i in range(n)]
 
+
+def _batches(dataset_dir: Path, pad_id: int, n: int):
+    """The first ``n`` micro batches of the SFT stage's sequential order, right-padded, labels only on the assistant
+    tokens."""
     import torch
     from datasets import load_from_disk
 
     rows = list(load_from_disk(str(dataset_dir)))
-    rng, out = random.Random(seed), []
-    order: list[int] = []
-    while len(out) < n:
-        if len(order) < MICRO:
-            order += rng.sample(range(len(rows)), len(rows))
-        pick, order = order[:MICRO], order[MICRO:]
+    out = []
+    for pick in _micro_batches(len(rows), n):
         width = max(len(rows[i]["input_ids"]) for i in pick)
-        ids = torch.full((MICRO, width), pad_id)
-        labels = torch.full((MICRO, width), -100)
-        mask = torch.zeros((MICRO, width), dtype=torch.long)
+        ids = torch.full((len(pick), width), pad_id)
+        labels = torch.full((len(pick), width), -100)
+        mask = torch.zeros((len(pick), width), dtype=torch.long)
         for j, i in enumerate(pick):
             x, m = torch.tensor(rows[i]["input_ids"]), torch.tensor(rows[i]["assistant_masks"])
             ids[j, :len(x)], mask[j, :len(x)] = x, 1
@@ -147,6 +152,12 @@ def _plain_model(model_dir: str, peft: dict | None):
     return model
 
 
+def _added_ids(prep: dict) -> list[int]:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(prep["model_dir"]).convert_tokens_to_ids(prep["added_tokens"])
+
+
 def _head_loss(model, ids, mask, labels):
     """Next-token cross-entropy with the LM head applied only where a label is (as TRL's fused head does): the
     full-vocabulary logits of every position would cost more than the rest of a LoRA step."""
@@ -166,9 +177,15 @@ def _sft_plain(args, work: Path, lora: bool) -> dict:
     prep = json.loads((work / "prepared.json").read_text())
     bf16 = _bf16()
     model = _plain_model(prep["model_dir"], compose(_overrides(args, "lora"))["peft"] if lora else None)
+    if lora:  # as the SFT stage does: the embedding rows of the added tokens train beside the adapters
+        weight = model.get_input_embeddings().weight
+        keep = torch.zeros(weight.shape[0], 1)
+        keep[_added_ids(prep)] = 1.0
+        weight.requires_grad_(True)
+        weight.register_hook(lambda grad: grad * keep.to(grad.dtype))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
-    batches = _batches(work / "sft_dataset", model.config.pad_token_id or 0, 0, (args.steps + args.warmup) * ACCUM)
+    batches = _batches(work / "sft_dataset", model.config.pad_token_id or 0, (args.steps + args.warmup) * ACCUM)
     ends, tokens = [], []
     for step in range(args.steps + args.warmup):
         n = 0
@@ -224,9 +241,8 @@ def _project(args, work: Path, stage: str, peft: str) -> dict:
 
 def _dpo_plain(args, work: Path) -> dict:
     """DPO's sigmoid loss with LoRA: per micro batch the chosen and rejected replies in one padded forward of the
-    policy, the same forward with the adapter disabled and no grad for the reference, loss on completion tokens."""
-    import random
-
+    policy, the same forward with the adapter disabled and no grad for the reference, the LM head applied to the
+    completion tokens only (as TRL's fused head does), pairs in the stage's sequential order."""
     import torch
     import torch.nn.functional as F
     from datasets import load_from_disk
@@ -237,17 +253,17 @@ def _dpo_plain(args, work: Path) -> dict:
     bf16 = _bf16()
     tok = AutoTokenizer.from_pretrained(prep["model_dir"])
     model = _plain_model(prep["model_dir"], compose(_overrides(args, "lora"))["peft"])
+    causal = model.get_base_model()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5, weight_decay=0.0)
     rows = list(load_from_disk(str(work / "dpo_dataset")))
-    rng = random.Random(0)
 
     def encode(pick):
         seqs, starts = [], []
         for side in ("chosen", "rejected"):
-            for r in pick:
-                p = tok(r["prompt"], add_special_tokens=False)["input_ids"]
-                c = tok(r[side], add_special_tokens=False)["input_ids"]
+            for i in pick:
+                p = tok(rows[i]["prompt"], add_special_tokens=False)["input_ids"]
+                c = tok(rows[i][side], add_special_tokens=False)["input_ids"]
                 seqs.append(p + c)
                 starts.append(len(p))
         width = max(map(len, seqs))
@@ -259,19 +275,24 @@ def _dpo_plain(args, work: Path) -> dict:
         return ids, mask, keep
 
     def logps(ids, mask, keep):
+        scored = keep[:, 1:]  # position t predicts token t + 1
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-        lp = torch.gather(logits.log_softmax(-1), 2, ids[:, 1:, None]).squeeze(2)
-        return (lp * keep[:, 1:]).sum(1)
+            hidden = causal.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1][scored]
+            logits = causal.lm_head(hidden).float()
+        lp = torch.gather(logits.log_softmax(-1), 1, ids[:, 1:][scored][:, None]).squeeze(1)
+        row = torch.arange(len(ids))[:, None].expand_as(scored)[scored]
+        return torch.zeros(len(ids), dtype=lp.dtype).index_add(0, row, lp)
 
+    batches = _micro_batches(len(rows), (args.steps + args.warmup) * DPO_ACCUM)
     ends = []
-    for _ in range(args.steps + args.warmup):
-        for _ in range(DPO_ACCUM):
-            ids, mask, keep = encode(rng.sample(rows, MICRO))
+    for step in range(args.steps + args.warmup):
+        for pick in batches[step * DPO_ACCUM:(step + 1) * DPO_ACCUM]:
+            ids, mask, keep = encode(pick)
             with torch.no_grad(), model.disable_adapter():
                 ref = logps(ids, mask, keep)
             pol = logps(ids, mask, keep)
-            margin = (pol[:MICRO] - ref[:MICRO]) - (pol[MICRO:] - ref[MICRO:])
+            n = len(pick)
+            margin = (pol[:n] - ref[:n]) - (pol[n:] - ref[n:])
             (-F.logsigmoid(0.1 * margin).mean() / DPO_ACCUM).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -323,7 +344,7 @@ def _step_ablation(args, work: Path) -> dict:
         "TRL head, labelled positions, dropout 0.05, added-token rows trained": (with_rows(), compact),
         "TRL head, labelled positions, dropout 0": (fused({**peft, "dropout": 0.0}), compact),
     }
-    ids, mask, labels = _batches(work / "sft_dataset", tok.pad_token_id or 0, 0, 1)[0]
+    ids, mask, labels = _batches(work / "sft_dataset", tok.pad_token_id or 0, 1)[0]
     times: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(args.steps):
         for name, (model, switch) in variants.items():
@@ -485,7 +506,9 @@ def render(res: dict, prep: dict) -> str:
         f"`bf16: auto` resolved to {'bf16' if bf16 else 'fp32'} here, and both sides trained in it. SmolLM2-135M "
         f"({params / 1e6:.0f}M parameters), {prep['sft']['examples']} SFT conversations of "
         f"{prep['sft']['tokens'] / prep['sft']['examples']:.0f} tokens on average, micro batch {MICRO} x {ACCUM} "
-        "accumulated per optimizer step.", "",
+        f"accumulated per optimizer step ({DPO_ACCUM} for DPO); both sides train on the same micro batches, the "
+        "prepared datasets in order (the stages with `sampling=sequential`). LoRA SFT on both sides also trains "
+        "the embedding rows of the tokens the base stage added (the whole matrix behind a row mask).", "",
         table(["what", "plain loop", "project stage", "project / plain", "effective FLOP/s, share of matmul"], rows),
         "", *[f"- {x}" for x in first], "",
         f"Where a step's time goes: one micro batch of {MICRO} conversations ({ab['tokens']} tokens, "

@@ -37,6 +37,8 @@ class DPOConfig:
     max_length: int = 512
     warmup_ratio: float = 0.0
     lr_scheduler: str = "linear"
+    sampling: str = "random"  # or sequential: pairs in the dataset's order
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, a slower step
     precompute_ref_log_probs: bool = False  # one pass of the reference before training, then no reference model
     weight_decay: float = 0.0
     bf16: Any = "auto"  # as sft.bf16
@@ -55,6 +57,7 @@ class DPOConfig:
         check(self.micro_batch_size > 0, "dpo.micro_batch_size", "must be > 0")
         check(self.max_length > 0, "dpo.max_length", f"must be > 0, got {self.max_length}")
         fraction(self.warmup_ratio, "dpo.warmup_ratio")
+        check(self.sampling in ("random", "sequential"), "dpo.sampling", f"unknown sampling {self.sampling!r}")
         check(self.logging_steps > 0, "dpo.logging_steps", f"must be > 0, got {self.logging_steps}")
         check(self.bf16 in BF16_SETTINGS, "dpo.bf16", f"must be auto, true or false, got {self.bf16!r}")
         check(self.max_pairs is None or self.max_pairs >= 1, "dpo.max_pairs",

@@ -9,6 +9,8 @@ from typing import Any
 from toolcall_dist.hardware import SETTINGS as BF16_SETTINGS
 from toolcall_dist.schema.checks import check, fraction, positive
 
+SAMPLING = ("random", "sequential", "group_by_length")  # transformers' train_sampling_strategy values used here
+
 
 @dataclass
 class SFTConfig:
@@ -21,7 +23,8 @@ class SFTConfig:
     lr_scheduler: str = "cosine"
     weight_decay: float = 0.0
     assistant_only_loss: bool = True
-    # group_by_length batches examples of similar length: far less padding on short, uneven tool-call data
+    # group_by_length batches examples of similar length: far less padding on short, uneven tool-call data;
+    # sequential takes them in the dataset's order (the same batches a reference loop can replay)
     sampling: str = "group_by_length"
     gradient_checkpointing: bool = False
     # Padding-free packing of whole conversations into max_length bins (block-diagonal attention, see train/sft.py)
@@ -43,5 +46,5 @@ class SFTConfig:
         check(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "sft.weight_decay",
               f"must be a finite number >= 0, got {self.weight_decay}")
         check(self.logging_steps > 0, "sft.logging_steps", f"must be > 0, got {self.logging_steps}")
-        check(self.sampling in ("random", "group_by_length"), "sft.sampling", f"unknown sampling {self.sampling!r}")
+        check(self.sampling in SAMPLING, "sft.sampling", f"unknown sampling {self.sampling!r}")
         check(self.bf16 in BF16_SETTINGS, "sft.bf16", f"must be auto, true or false, got {self.bf16!r}")

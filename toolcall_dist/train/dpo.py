@@ -52,6 +52,8 @@ def build_trainer(c: dict, ds_config: dict | None, accum: int, report_to: list[s
     if train["sft_weight"]:  # the preference loss plus NLL on the chosen reply
         losses = {"loss_type": [train["loss_type"], "sft"], "loss_weights": [1.0, train["sft_weight"]]}
     args = DPOConfig(**common.common_args(c, train, ds_config, accum, report_to), beta=train["beta"], **losses,
+                     train_sampling_strategy=train["sampling"],
+                     gradient_checkpointing=train["gradient_checkpointing"],  # TRL's default would be on
                      precompute_ref_log_probs=train["precompute_ref_log_probs"])
     return DPOTrainer(model=model, args=args, train_dataset=load_from_disk(c["dataset_dir"]), processing_class=tok,
                       peft_config=common.peft_config(c["peft"], c["model"]["family"]))
