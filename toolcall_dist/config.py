@@ -40,6 +40,7 @@ class Config:
     stages_dir: str = "outputs/stages"  # content-addressed stage artifacts, shared by runs and sweep trials
     prebuilt_stages_dir: str | None = "assets/stages"  # finished stages shipped with the repo (relative: to it)
     stages: list[str] = field(default_factory=lambda: ["data", "base", "sft", "dpo", "eval"])
+    verbose: bool = False  # everything on the console (Ray, workers, W&B), not only progress, stages and results
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)

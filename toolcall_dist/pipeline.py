@@ -27,6 +27,8 @@ from toolcall_dist.redact import redact
 log = logging.getLogger("toolcall_dist")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+SHOWN = {"console": True}  # a line for the console (console.py), beside the log file
+
 # Bump a stage's version when its code changes what it writes, so old cached artifacts are not reused.
 STAGE_VERSIONS = {"data": 2, "base": 4, "sft": 1, "mine": 1, "dpo": 1, "eval": 3}
 
@@ -178,7 +180,7 @@ def _run(cfg) -> RunResult:
     stages, deps = plan_stages(r, root, prebuilt)
 
     def reuse(stage: Stage, label: str) -> dict:
-        log.info("[%s] reusing %s (inputs and config unchanged)", label, stage.dir)
+        log.info("[%s] reusing %s (inputs and config unchanged)", label, stage.dir, extra=SHOWN)
         result.reused.append(label)
         info = stage.info()
         impl.log_reused(ctx, label, stage.dir, info)  # every stage of every trial has its W&B run
@@ -199,7 +201,7 @@ def _run(cfg) -> RunResult:
             log.info("[%s] running -> %s", label, stage.dir)
             info = fn(stage)
             info["seconds"] = round(time.time() - t0, 1)
-            log.info("[%s] done in %.1fs", label, info["seconds"])
+            log.info("[%s] done in %.1fs -> %s", label, info["seconds"], stage.dir, extra=SHOWN)
             return stage.finish(info)
 
     from toolcall_dist import stages as impl
@@ -239,7 +241,7 @@ def _run(cfg) -> RunResult:
             info = ensure(ev, lambda st, m=model: impl.run_eval(ctx, st, stages, m), label=f"eval_{model}")
             result.scores[model] = info["scores"]
         result.table = impl.write_report(ctx, result.scores, result.stage_dirs)
-        print("\n" + result.table, flush=True)
+        log.info("%s\n\n%s\n(also in %s)", conf.name, result.table, out / "results.md", extra=SHOWN)
     # What the sweep report reads per trial: which stage directories it used, which it reused, its scores.
     (out / "run.json").write_text(json.dumps({**asdict(result), "group": group}, indent=1, default=str))
     return result

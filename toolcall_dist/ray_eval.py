@@ -25,19 +25,22 @@ def _run_shard(spec: dict, prompts: dict[int, str], batches: list[list[int]]) ->
     """One Ray task: generate a shard; report where it ran (for the eval's record of the cluster it used)."""
     import socket
 
+    import ray
+
     from toolcall_dist.eval.backends import run
 
     t0 = time.time()
     texts = run(spec, prompts, batches)
     return {"texts": texts, "host": socket.gethostname(), "pid": os.getpid(), "seconds": round(time.time() - t0, 2),
-            "prompts": len(prompts)}
+            "prompts": len(prompts), "gpus": [str(g) for g in ray.get_gpu_ids()]}
 
 
 def generate_sharded(cluster: dict, num_shards: int, spec: dict, prompts: dict[int, str],
                      batches: list[list[int]], workers: list[dict] | None = None) -> dict[int, str]:
     """``backends.run`` over ``num_shards`` Ray tasks; the same ``{index: text}`` an unsharded run returns.
 
-    ``workers``, when given, receives one ``{"host", "pid", "seconds", "prompts"}`` record per task.
+    ``workers``, when given, receives one ``{"host", "pid", "seconds", "prompts", "gpus"}`` record per task (``gpus``:
+    the GPU ids Ray gave it).
     """
     import ray
 
@@ -52,7 +55,7 @@ def generate_sharded(cluster: dict, num_shards: int, spec: dict, prompts: dict[i
     task = ray.remote(_run_shard).options(**options)
     refs = [task.remote(spec, {i: prompts[i] for batch in shard for i in batch}, shard)
             for shard in shard_batches(batches, num_shards)]
-    log.info("eval %s: %d prompts in %d Ray task(s)", spec.get("label", ""), len(prompts), len(refs))
+    log.info("[%s] %d prompts in %d Ray task(s)", spec.get("label", ""), len(prompts), len(refs))
     texts: dict[int, str] = {}
     for part in ray.get(refs):
         texts.update(part.pop("texts"))

@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 
 log = logging.getLogger("toolcall_dist")
+SHOWN = {"console": True}  # console.py: a line the sweep's console shows
 
 
 # --- the Ray launcher -------------------------------------------------------------------------------------------
@@ -48,12 +49,9 @@ def _run_trial(hydra_context, task_function, sweep_config, cwd: str, singletons:
 def launch_on_ray(launcher, job_overrides, initial_job_idx: int) -> list:
     """Run the sweep's trials as Ray tasks, at most ``launcher.max_concurrent`` at a time (null: all); returns
     Hydra ``JobReturn``s in trial order. A trial whose task dies is returned as failed; the others still finish."""
-    import ray
-    from hydra.core.singleton import Singleton
-    from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
-    from omegaconf import open_dict
+    from hydra.core.utils import configure_log, setup_globals
 
-    from toolcall_dist.ray_cluster import init_ray
+    from toolcall_dist import console
 
     setup_globals()
     cfg = launcher.config
@@ -61,9 +59,24 @@ def launch_on_ray(launcher, job_overrides, initial_job_idx: int) -> list:
     sweep_dir = str(cfg.hydra.sweep.dir)  # resolved once: its ${now:} must not change between trials
     Path(sweep_dir).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # each trial's "[stage] reusing ..." line must reach the log
+    # The console shows a line per trial as it starts and ends; what Ray forwards from the trials and their training
+    # workers goes to <sweep dir>/logs/run.log.
+    with console.session(sweep_dir, cfg.verbose, restore=True):
+        return _launch(launcher, job_overrides, initial_job_idx, cfg, sweep_dir)
+
+
+def _launch(launcher, job_overrides, initial_job_idx: int, cfg, sweep_dir: str) -> list:
+    import ray
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+    from omegaconf import open_dict
+
+    from toolcall_dist.ray_cluster import init_ray
+
     init_ray(cfg.cluster)
     log.info("Launching %d trials on Ray (%s), at most %s at a time; cluster resources %s", len(job_overrides),
-             cfg.cluster.address or "local cluster", launcher.max_concurrent or "all", ray.cluster_resources())
+             cfg.cluster.address or "local cluster", launcher.max_concurrent or "all", ray.cluster_resources(),
+             extra=SHOWN)
     task = ray.remote(max_calls=1, max_retries=0)(_run_trial).options(  # max_calls=1: a fresh process per trial
         num_cpus=launcher.trial_cpus, num_gpus=launcher.trial_gpus)
     limit = launcher.max_concurrent or len(job_overrides)
@@ -77,13 +90,13 @@ def launch_on_ray(launcher, job_overrides, initial_job_idx: int) -> list:
             try:
                 returns[idx] = ray.get(ref)
             except ray.exceptions.RayError as e:  # the worker died: a failed trial, not a lost sweep
-                log.error("trial #%d failed in Ray: %s", idx, e)
+                log.error("trial #%d failed in Ray: %s", idx, e, extra=SHOWN)
                 returns[idx] = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=e)
-            log.info("trial #%d finished: %s", idx, returns[idx].status.name)
+            log.info("trial #%d finished: %s", idx, returns[idx].status.name, extra=SHOWN)
 
     for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
         collect(limit - 1)
-        log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
+        log.info("trial #%d started: %s", idx, " ".join(filter_overrides(overrides)), extra=SHOWN)
         sweep_config = launcher.hydra_context.config_loader.load_sweep_config(cfg, list(overrides))
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = idx

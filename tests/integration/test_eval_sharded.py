@@ -48,6 +48,7 @@ def test_shards_ran_as_separate_ray_tasks(runs):
     info = json.loads((runs[2].stage_dirs["eval_base"] / "done.json").read_text())
     shards = info["shards"]
     assert len(shards) == 2 and len({s["pid"] for s in shards}) == 2
+    assert all(s["gpus"] == [] for s in shards)  # CPU tasks: Ray gave them no GPU (tests/gpu: one each)
     assert os.getpid() not in {s["pid"] for s in shards}
     over = sum(r["over_length"] for r in _rows(runs[2]))
     generated = sum(s["prompts"] for s in shards)

@@ -1,11 +1,17 @@
-"""A reduced quickstart, for real: the shipped tiny base model, SFT and DPO as Ray Train jobs (2 CPU workers, gloo,
-DeepSpeed ZeRO-2, TRL), BFCL-style eval of base/SFT/DPO, W&B offline. One pipeline run shared by the module's tests
-(a Ray Train fit costs ~30 s of fixed overhead here), large enough that the recipe's curve shows in its scores."""
+"""A reduced quickstart, for real, run as a user runs it (``python -m toolcall_dist +exp=quickstart ...`` in a
+subprocess): the shipped tiny base model, SFT and DPO as Ray Train jobs (2 CPU workers, gloo, DeepSpeed ZeRO-2, TRL),
+BFCL-style eval of base/SFT/DPO, W&B offline. One run shared by the module's tests (a Ray Train fit costs ~30 s of
+fixed overhead here), large enough that the recipe's curve shows in its scores; its console is checked too."""
 
 import glob
 import json
 import math
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from reduced import data, heldout_eval  # tests/ is on sys.path (its conftest.py)
@@ -16,22 +22,29 @@ HELDOUT = 10  # held-out entries per category
 REDUCED = [  # the shipped base (no model.tiny override), less data and training than the quickstart
     *data(1000, HELDOUT), "sft.epochs=2", "dpo.epochs=0.5", *heldout_eval(64, "[simple_python,multiple,irrelevance]"),
 ]
+CONSOLE_MAX_LINES = 60
+NOISE = [  # output the console must not show (issue: a quickstart printed 1,084 lines, most of them these)
+    r"Failed to query Ray Train Controller", r"State API", r"^wandb:", r"\((RayTrainWorker|TrainController|"
+    r"PlacementGroupCleaner|raylet|_run_shard)[^)]*\)", r"Warning\b", r"\bINFO\b", r"^\s*\{'loss'",
+]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, compose):
     import ray
 
-    from toolcall_dist import pipeline
-
-    mp = pytest.MonkeyPatch()
-    mp.delenv("WANDB_API_KEY", raising=False)  # offline mode is what is under test
     tmp = tmp_path_factory.mktemp("quickstart")
-    cfg = compose(["+exp=quickstart", f"output_dir={tmp}/out", f"stages_dir={tmp}/stages", *REDUCED])
-    result = pipeline.run(cfg)
-    yield result, cfg
+    overrides = ["+exp=quickstart", f"output_dir={tmp}/out", f"stages_dir={tmp}/stages", *REDUCED]
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"}  # offline mode is what is under test
+    proc = subprocess.run([sys.executable, "-m", "toolcall_dist", *overrides], capture_output=True, text=True,
+                          env=env, cwd=Path(__file__).resolve().parents[2], timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    saved = json.loads((tmp / "out" / "run.json").read_text())
+    result = SimpleNamespace(output_dir=Path(saved["output_dir"]), reused=saved["reused"], scores=saved["scores"],
+                             table=saved["table"], stage_dirs={k: Path(v) for k, v in saved["stage_dirs"].items()},
+                             console=proc.stdout + proc.stderr)
+    yield result, compose(overrides)
     ray.shutdown()
-    mp.undo()
 
 
 def _state(model_dir):
@@ -141,5 +154,27 @@ def test_rerun_reuses_every_stage(run, compose):
     result, cfg = run
     again = pipeline.run(cfg)
     assert {"data", "base", "sft", "dpo"} <= set(again.reused)
-    assert again.scores == result.scores
+    assert json.loads(json.dumps(again.scores)) == result.scores
     assert Path(again.stage_dirs["sft"]) == Path(result.stage_dirs["sft"])
+
+
+def test_console_is_one_screen_ending_with_the_table(run):
+    """The console: at most CONSOLE_MAX_LINES lines, none of the known noise, one line per stage, the table last;
+    the log file named in its first line holds what the workers printed."""
+    result, _ = run
+    lines = result.console.rstrip("\n").splitlines()
+    assert len(lines) <= CONSOLE_MAX_LINES, "\n".join(lines)
+    noisy = [line for line in lines if any(re.search(p, line) for p in NOISE)]
+    assert not noisy, noisy
+    logs = result.output_dir / "logs"
+    assert lines[0].startswith(f"logs: {logs}")
+    for label, d in result.stage_dirs.items():  # built or reused, each stage says where it went
+        shown = [line for line in lines if line.startswith(f"[{label}] ") and str(d) in line]
+        assert len(shown) == 1, (label, shown)
+    table = result.table.splitlines()
+    assert lines[-len(table) - 1:-1] == table and lines[-1] == f"(also in {result.output_dir / 'results.md'})"
+    assert any(re.match(r"\[sft\] \d+/\d+ steps  loss \d", line) for line in lines)  # training progress
+    assert any(re.match(r"\[eval_dpo\] \d+/\d+ prompts", line) for line in lines)  # generation progress
+    log = (logs / "run.log").read_text()
+    assert "(RayTrainWorker pid=" in log and "Failed to query Ray Train Controller" not in result.console
+    assert "'loss':" in log  # the trainer's own log lines, printed by a worker, forwarded by Ray

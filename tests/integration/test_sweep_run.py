@@ -76,13 +76,14 @@ def test_sft_ran_once_per_distinct_data_config(sweep):
     assert len(list(stages.glob("dpo-*/done.json"))) == 4
 
 
-def test_reuse_is_in_each_trials_log_and_the_sweep_output(sweep):
-    tmp, out = sweep
+def test_reuse_is_in_each_trials_log_and_the_sweep_log(sweep):
+    tmp, _ = sweep
+    sweep_log = (tmp / "sweep" / "logs" / "run.log").read_text()
     for d, run, _ in _trials(tmp):
-        log = (d / "__main__.log").read_text()
+        log = (d / "logs" / "run.log").read_text()
         for label in run["reused"]:
             assert f"[{label}] reusing {run['stage_dirs'][label]}" in log
-            assert f"[{label}] reusing {run['stage_dirs'][label]}" in out  # Ray forwards the trials' output
+            assert f"[{label}] reusing {run['stage_dirs'][label]}" in sweep_log  # Ray forwards the trials' output
         for label in set(run["stage_dirs"]) - set(run["reused"]):
             assert f"[{label}] running -> {run['stage_dirs'][label]}" in log
 
@@ -152,3 +153,16 @@ def test_trainings_wait_for_the_cluster_instead_of_sharing_it(sweep):
     waited = [(a, b) for a in timing for b in timing if a is not b
               and a["fit_called_at"] < b["worker_start_at"] and b["last_step_at"] <= a["worker_start_at"]]
     assert waited, "no training was requested while another one held the cluster"
+
+
+def test_sweep_console_is_a_line_per_trial_start_and_end_and_the_report(sweep):
+    tmp, out = sweep
+    lines = out.splitlines()
+    trials = _trials(tmp)
+    for d, _, _ in trials:
+        assert sum(line.startswith(f"trial #{d.name} started: ") for line in lines) == 1
+        assert f"trial #{d.name} finished: COMPLETED" in lines
+    assert any(line.endswith(f"sweep report: {tmp / 'sweep' / 'sweep_report.md'}") for line in lines[-3:])
+    assert not [line for line in lines if "(RayTrainWorker" in line or "Failed to query" in line]
+    assert len(lines) <= 10 + 2 * len(trials), out
+    assert "(RayTrainWorker pid=" in (tmp / "sweep" / "logs" / "run.log").read_text()

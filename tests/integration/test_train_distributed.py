@@ -123,6 +123,25 @@ def test_sft_and_dpo_train_save_and_load(env, cell):
         trained_bf16 = json.loads((out / "run_info.json").read_text())["bf16"]
         assert trained_bf16 == (cell == "zero3_lora" and cpu_has_bf16(local_cpu_flags()))
         assert info["resumed_from_step"] is None and info["global_step"] > 0
+        _assert_engine(info["engine"], cell, stage, trained_bf16)
+
+
+def _assert_engine(engine: dict, cell: str, stage: str, bf16: bool) -> None:
+    """The engine that trained is the one the cell configured: DeepSpeed at its ZeRO stage over both workers, the
+    model computing in bf16 exactly when the stage trained in it, AdamW updating fp32 weights (the master copy under
+    bf16), and DPO's reference as the cell sets it up."""
+    zero = int(cell[len("zero")])
+    assert engine["engine"] == "DeepSpeedEngine" and engine["zero_stage"] == zero and engine["world_size"] == 2
+    assert engine["backend"] == "gloo"
+    assert engine["optimizer"] == {2: "DeepSpeedZeroOptimizer", 3: "DeepSpeedZeroOptimizer_Stage3"}[zero]
+    assert engine["torch_optimizer"] == "AdamW" and engine["master_dtype"] == "float32"
+    assert engine["compute_dtype"] == ("bfloat16" if bf16 else "float32")
+    if stage == "dpo":
+        expected = ("precomputed" if "dpo.precompute_ref_log_probs=true" in CELLS[cell] else
+                    "adapter_disabled" if "peft=lora" in CELLS[cell] else "DeepSpeedEngine")
+        assert engine["reference"] == expected
+    else:
+        assert "reference" not in engine
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
@@ -143,12 +162,19 @@ def test_dpo_starts_at_the_reference_and_widens_the_margin(env, cell):
 
 
 def test_sft_packing_fills_bins(env):
+    """The packed cell's step count, against what its own dataset implies with and without packing: fewer steps
+    than one conversation per row, and close to the fewest bins of sft.max_length its tokens fit in (best-fit
+    decreasing stays within a quarter of that here). Same run, same data: no second configuration to compare."""
     run, _ = env
-    packed = json.loads((run("zero2_full").stage_dirs["sft"] / "done.json").read_text())
-    padded = json.loads((run("zero3_full").stage_dirs["sft"] / "done.json").read_text())
-    # same conversations and epochs: packing needs fewer optimizer steps for the same tokens
-    assert packed["dataset"] == padded["dataset"]
-    assert packed["global_step"] < padded["global_step"]
+    result = run("zero2_full")
+    info = json.loads((result.stage_dirs["sft"] / "done.json").read_text())
+    cfg = json.loads((result.output_dir / "config.json").read_text())["sft"]
+    assert cfg["packing"] and cfg["epochs"] == 1
+    rows_per_step = cfg["global_batch_size"]
+    padded_steps = math.ceil(info["dataset"]["examples"] / rows_per_step)  # one conversation per row
+    fewest_bins = math.ceil(info["dataset"]["tokens"] / cfg["max_length"])
+    assert info["global_step"] < padded_steps, (info["global_step"], padded_steps)
+    assert fewest_bins / rows_per_step - 1 <= info["global_step"] <= 1.25 * fewest_bins / rows_per_step + 1
 
 
 @pytest.mark.parametrize("stage", ["sft", "dpo"])
@@ -192,6 +218,12 @@ def test_killed_worker_is_replaced_and_the_run_resumes_from_the_last_checkpoint(
     assert resumed is not None and seen["checkpoint_step"] <= resumed < info["global_step"]
     assert resumed % every == 0
     assert seen["pid"] not in {w["pid"] for w in info["workers"]}  # the dead worker was replaced
+    for w in info["workers"]:  # every checkpoint after the resume holds this rank's ZeRO shard of the optimizer
+        saved = {int(step): names for step, names in w["checkpoint_files"].items()}
+        assert sorted(saved) == list(range(resumed + every, info["global_step"] + 1, every))
+        for step, names in saved.items():
+            shard = f"global_step{step}/zero_pp_rank_{w['rank']}_mp_rank_00_optim_states.pt"
+            assert shard in names, (w["rank"], step, names)
     ref = {h["step"]: h["loss"] for h in _history(reference.stage_dirs[stage]) if "loss" in h}
     got = {h["step"]: h["loss"] for h in _history(result.stage_dirs[stage]) if "loss" in h}
     after = [s for s in got if s > resumed]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 from toolcall_dist.data.loaders import FORMATS, SourceError, load_source, read_rows
 from toolcall_dist.data.loaders.common import RecordError, bfcl_schema, parse_loose, py_type_schema
@@ -98,9 +99,8 @@ def test_bfcl_question_and_answer_files():
 def test_real_bfcl_files_load_when_installed():
     from toolcall_dist.data.leakage import bfcl_data_dir
 
+    require("bfcl_eval")
     root = bfcl_data_dir()
-    if root is None:
-        pytest.skip("bfcl-eval is not installed")
     out = load_source({"format": "bfcl", "path": str(root / "BFCL_v4_simple_python.json"), "limit": 40})
     assert len(out.records) + len(out.quarantine) == 40 and len(out.records) >= 35
     assert all(r["class"] == "good" and len(_calls(r)[0]) == 1 for r in out.records)

@@ -1,9 +1,9 @@
 """Loading and writing BFCL category files, on hand-written data and on the installed bfcl-eval data."""
 
-import importlib.util
 import json
 
 import pytest
+from conftest import require
 
 from toolcall_dist.eval.bfcl import CATEGORIES, BFCLDataError, find_data_dir, load_category, write_category
 from toolcall_dist.eval.checker import check_entry
@@ -96,8 +96,13 @@ def test_write_then_load_round_trip(tmp_path):
         write_category([{**entries[0], "ground_truth": None}], "multiple", tmp_path / "x")
 
 
-HAS_BFCL = importlib.util.find_spec("bfcl_eval") is not None
-needs_bfcl = pytest.mark.skipif(not HAS_BFCL, reason="bfcl-eval not installed (pip install --no-deps bfcl-eval)")
+needs_bfcl = pytest.mark.usefixtures("bfcl_installed")
+
+
+@pytest.fixture()
+def bfcl_installed():
+    require("bfcl_eval")
+
 
 # Entry counts of bfcl-eval 2026.3.23 (BFCL v4), read from the installed files.
 REAL_COUNTS = {

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture(scope="module")
 def tiny(shipped_tiny_model):
-    return load_model(str(shipped_tiny_model)), load_tokenizer(str(shipped_tiny_model))
+    # the CPU path (prefill side by side, static cache) on every machine; the gpu tier runs generation on CUDA
+    return load_model(str(shipped_tiny_model), device="cpu"), load_tokenizer(str(shipped_tiny_model))
 
 
 def test_plan_sorts_by_token_length_and_sets_over_length_prompts_aside(tiny):

@@ -9,11 +9,11 @@ non-exception outcomes mean for a parser that returns calls only.
 """
 
 import glob
-import importlib.util
 import json
 import os
 
 import pytest
+from conftest import require
 
 from toolcall_dist.formats import get_format
 
@@ -26,10 +26,7 @@ KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _fixtures_dir() -> str:
-    spec = importlib.util.find_spec("canitoolcall")
-    if spec is None or spec.origin is None:
-        pytest.skip("canitoolcall is not installed (pip install -e '.[test]')")
-    return os.path.join(os.path.dirname(spec.origin), "_data", "fixtures")
+    return os.path.join(require("canitoolcall"), "_data", "fixtures")
 
 
 def _cases(slug: str) -> tuple[list[dict], int]:

@@ -4,6 +4,8 @@ worker resolves it) trains in bf16 mixed precision on the CPU, with fp32 master 
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 pytestmark = pytest.mark.unit
@@ -32,6 +34,13 @@ def test_attention_choice_is_what_the_worker_loads(worker_config):
 
     assert load_model(worker_config()).config._attn_implementation == "sdpa"  # null: transformers' default
     assert load_model(worker_config("model.attn_implementation=eager")).config._attn_implementation == "eager"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("flash_attn") is not None,
+                    reason="flash-attn is installed: the gpu tier trains with it (tests/gpu/test_gpu_tier.py)")
+def test_flash_attention_choice_reaches_from_pretrained(worker_config):
+    from toolcall_dist.train.common import load_model
+
     with pytest.raises(ImportError, match="FlashAttention2"):  # reaches from_pretrained, which needs the package
         load_model(worker_config("model.attn_implementation=flash_attention_2"))
 
@@ -139,3 +148,24 @@ def test_dpo_sft_weight_adds_trl_nll_loss_on_the_chosen_reply(worker_config, tmp
     plain, rpo = args(), args("dpo.sft_weight=0.5")
     assert plain.loss_type == ["sigmoid"] and plain.loss_weights is None
     assert rpo.loss_type == ["sigmoid", "sft"] and rpo.loss_weights == [1.0, 0.5]
+
+
+def test_gradient_checkpointing_is_the_configs_in_both_trainers(worker_config, tmp_path):
+    """TRL's SFTConfig and DPOConfig turn gradient checkpointing on unless told otherwise (it recomputed a fifth of
+    every SmolLM2 DPO step on the CPU): each stage's trainer takes its own key, off by default."""
+    from datasets import Dataset
+
+    from toolcall_dist.train import dpo, sft
+
+    Dataset.from_list([{"prompt": "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", "chosen": "Hello.",
+                        "rejected": "Bye."}] * 2).save_to_disk(str(tmp_path / "pairs"))
+
+    def dpo_trainer(*overrides):
+        c = {**worker_config(*overrides), "stage": "dpo", "dataset_dir": str(tmp_path / "pairs")}
+        return dpo.build_trainer(c, None, 1, [])
+
+    assert dpo_trainer().args.gradient_checkpointing is False
+    assert dpo_trainer("dpo.gradient_checkpointing=true").args.gradient_checkpointing is True
+    assert sft.build_trainer(worker_config(), None, 1, []).args.gradient_checkpointing is False
+    assert sft.build_trainer(worker_config("sft.gradient_checkpointing=true"), None, 1,
+                             []).args.gradient_checkpointing is True

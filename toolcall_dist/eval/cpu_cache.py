@@ -88,6 +88,7 @@ def prefill_each(model, rows: list, group: int = GROUP, side_by_side: bool = Tru
     import torch
     from transformers import DynamicCache
 
+    rows = [row.to(model.device) for row in rows]  # token rows built on the CPU, for a model anywhere
     if rope_rewrites_itself(model):
         group, side_by_side = 1, False
     last_only = {"logits_to_keep": 1} if model._supports_logits_to_keep() else {}  # the logits are not used

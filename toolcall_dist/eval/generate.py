@@ -79,14 +79,14 @@ def plan(tok, prompts: list[str], batch_size: int, max_new_tokens: int, context:
     return out
 
 
-def load_model(model_dir: str, dtype: str = "float32", trust_remote_code: bool = False):
-    """The model in eval mode, on the GPU when there is one."""
+def load_model(model_dir: str, dtype: str = "float32", trust_remote_code: bool = False, device: str | None = None):
+    """The model in eval mode on ``device``; by default on the GPU when there is one."""
     import torch
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype),
                                                  trust_remote_code=trust_remote_code)
-    return model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+    return model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
 
 
 SHRINK_AT = 0.5  # drop the finished rows once this share of the batch has finished (None: never)
@@ -178,7 +178,11 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
         for i, row in zip(idx, rows, strict=True):
             out[i] = reply_text(tok, row, stop_ids)
         done += len(idx)
-        log.info("eval %s: generated %d/%d (%.0fs)", label, done, sum(map(len, batches)), time.time() - t0)
+        total, secs = sum(map(len, batches)), time.time() - t0
+        log.info("[%s] generated %d/%d (%.0fs)", label, done, total, secs,
+                 extra={"progress": {"label": label, "done": done, "total": total, "unit": "prompts",
+                                     "rate": done / secs if secs > 0 else None,
+                                     "eta_s": (total - done) * secs / done}})
     return out
 
 

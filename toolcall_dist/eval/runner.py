@@ -58,7 +58,7 @@ def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | N
                 prompts.append(entry_prompt(fmt, tok, entry, bfcl=set_name == "bfcl", prompt=e["prompt"]))
     work = plan(tok, prompts, e["batch_size"], e["max_new_tokens"], context_length(model_dir, trust_remote_code))
     spec = {"backend": e["backend"], "model_dir": model_dir, "dtype": dtype, "max_new_tokens": e["max_new_tokens"],
-            "stop_ids": stop_token_ids(tok, fmt), "lora": lora, "label": stage,
+            "stop_ids": stop_token_ids(tok, fmt), "lora": lora, "label": f"eval_{stage}",
             "trust_remote_code": trust_remote_code}
     if work.over_length:
         log.warning("eval %s: %d prompt(s) exceed the context and are scored as empty replies", stage,

@@ -1,4 +1,5 @@
-"""The DeepSpeed config dict, built in one place from the experiment config."""
+"""DeepSpeed wiring: the config dict, built in one place from the experiment config, and the facts of the engine that
+ran."""
 
 from __future__ import annotations
 
@@ -32,3 +33,40 @@ def deepspeed_config(ds: dict, train: dict, accum: int, use_gpu: bool) -> dict |
         "zero_force_ds_cpu_optimizer": False,
         "steps_per_print": 10**9,
     }
+
+
+def engine_facts(trainer, world_size: int) -> dict:
+    """What actually trained, read from a built trainer: the engine wrapping the model (``DeepSpeedEngine`` when
+    DeepSpeed is on), its ZeRO stage, the dtype the model computes in and the dtype of the weights the optimizer
+    updates (the fp32 master copy under bf16), the optimizer classes, the world size, and for DPO what served as the
+    reference: ``adapter_disabled`` (LoRA), ``precomputed`` log-probs, or the reference model's wrapper class."""
+    import torch.distributed as dist
+
+    engine = trainer.model_wrapped
+    ds = trainer.is_deepspeed_enabled
+    outer = engine.optimizer if ds else trainer.optimizer
+    inner = getattr(outer, "optimizer", outer)  # the torch optimizer inside DeepSpeed's or accelerate's wrapper
+    facts = {
+        "engine": type(engine).__name__,
+        "zero_stage": engine.zero_optimization_stage() if ds else None,
+        "world_size": world_size,
+        "backend": dist.get_backend() if dist.is_initialized() else None,  # gloo on CPUs, nccl on GPUs
+        "compute_dtype": str(next(p for p in engine.parameters() if p.requires_grad).dtype).removeprefix("torch."),
+        "master_dtype": str(_master_dtype(outer, inner)).removeprefix("torch."),
+        "optimizer": type(outer).__name__,
+        "torch_optimizer": type(inner).__name__,
+    }
+    if hasattr(trainer, "ref_model"):  # DPO
+        ref = trainer.ref_model
+        facts["reference"] = ("precomputed" if trainer.args.precompute_ref_log_probs else
+                              type(ref).__name__ if ref is not None else "adapter_disabled")
+    return facts
+
+
+def _master_dtype(outer, inner):
+    """The dtype of the weights the optimizer steps on: ZeRO's flat partitions (ZeRO-3 hands them to the torch
+    optimizer only around each step), else the torch optimizer's own parameters."""
+    for attr in ("fp32_partitioned_groups_flat", "single_partition_of_fp32_groups"):  # ZeRO-3, ZeRO-1/2
+        if flats := getattr(outer, attr, None):
+            return flats[0].dtype
+    return next(p for group in inner.param_groups for p in group["params"]).dtype

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from toolcall_dist import atomic, preempt
+from toolcall_dist.train import progress
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ def fit(stage: str, c: dict) -> dict:
     )
     preempt.watch(stop_file)
     try:
-        trainer.fit()  # raises ray.train's error if the workers failed beyond cluster.max_failures
+        with progress.Watcher(stop_file.parent / progress.FILE, stage):  # the console's progress line
+            trainer.fit()  # raises ray.train's error if the workers failed beyond cluster.max_failures
     finally:
         preempt.unwatch(stop_file)
     out = Path(c["model_out"])
@@ -108,15 +110,29 @@ class _StopOnRequest:
         return control
 
 
-def _callbacks(stop_file: Path):
+class _CheckpointFiles:
+    """TrainerCallback: the files of each checkpoint this worker saves (relative paths; DeepSpeed's ZeRO shards among
+    them), listed before Ray copies the checkpoint to storage."""
+
+    def __init__(self):
+        self.saved: dict[int, list[str]] = {}
+
+    def on_save(self, args, state, control, **kwargs):
+        d = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        self.saved[state.global_step] = sorted(str(f.relative_to(d)) for f in d.rglob("*") if f.is_file())
+
+
+def _callbacks(trainer_dir: Path, rank: int):
     from ray.train.huggingface.transformers import RayTrainReportCallback
     from transformers import TrainerCallback
 
     from toolcall_dist.train.common import StepTimes
 
-    stop = type("StopOnRequest", (_StopOnRequest, TrainerCallback), {})(stop_file)
+    stop = type("StopOnRequest", (_StopOnRequest, TrainerCallback), {})(trainer_dir / preempt.STOP_FILE)
     timer = type("StepTimer", (StepTimes, TrainerCallback), {})()
-    return stop, timer, [stop, timer, RayTrainReportCallback()]
+    files = type("CheckpointFiles", (_CheckpointFiles, TrainerCallback), {})()
+    shown = type("Progress", (progress.Progress, TrainerCallback), {})(trainer_dir / progress.FILE)
+    return stop, timer, files, [stop, timer, files, *([shown] if rank == 0 else []), RayTrainReportCallback()]
 
 
 def _worker_loop(c: dict) -> None:
@@ -130,7 +146,7 @@ def _worker_loop(c: dict) -> None:
     from toolcall_dist import tracking
     from toolcall_dist.config import grad_accum_steps
     from toolcall_dist.hardware import hardware_has_bf16, resolve_bf16
-    from toolcall_dist.train.deepspeed import deepspeed_config
+    from toolcall_dist.train.deepspeed import deepspeed_config, engine_facts
 
     created_at = psutil.Process().create_time()  # when Ray started this worker's process, before Ray Train's setup
     ctx = ray.train.get_context()
@@ -172,7 +188,7 @@ def _worker_loop(c: dict) -> None:
     local = {**c, "trainer_dir": str(local_dir)}
     trainer = module.build_trainer(local, ds_config, accum, report_to)
     built_at = time.time()
-    stop, timer, callbacks = _callbacks(Path(c["trainer_dir"]) / preempt.STOP_FILE)
+    stop, timer, files, callbacks = _callbacks(Path(c["trainer_dir"]), rank)
     for cb in callbacks:
         trainer.add_callback(cb)
 
@@ -195,9 +211,10 @@ def _worker_loop(c: dict) -> None:
         return
     out = Path(c["model_out"])
     trained_at = time.time()
+    engine = engine_facts(trainer, world)
     _save(trainer, out, c, rank)  # every rank: ZeRO-3 gathers shards collectively
     workers = [None] * world
-    dist.all_gather_object(workers, me)
+    dist.all_gather_object(workers, {**me, "checkpoint_files": files.saved})
     saved_at = time.time()
     metrics = {}
     if rank == 0:
@@ -205,7 +222,7 @@ def _worker_loop(c: dict) -> None:
         (out / "log_history.json").write_text(json.dumps(history, indent=1))
         metrics = summary_metrics(history)
         info = {"metrics": metrics, "global_step": trainer.state.global_step, "resumed_from_step": resumed_from,
-                "bf16": bf16,
+                "bf16": bf16, "engine": engine,
                 "workers": workers, "timing": {"worker_created_at": created_at, "worker_start_at": started_at,
                                                "trainer_built_at": built_at, "trained_at": trained_at,
                                                "saved_at": saved_at, **timer.summary()}}

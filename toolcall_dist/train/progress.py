@@ -1,0 +1,82 @@
+"""Training progress from the rank-0 worker to the driver's console, through a small file in the trainer directory.
+
+``Progress`` (a TrainerCallback body, rank 0 only) rewrites ``progress.json`` at every optimizer step: the step, the
+total, and the last logged loss and token count. ``Watcher`` (a thread in the driver, around ``fit()``) reads it and
+logs a progress record (``extra={"progress": ...}``, see ``console.py``) whenever the step moved, with tokens/s and
+the ETA measured from its own first reading, so a resumed run's rate is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+from toolcall_dist import atomic
+
+FILE = "progress.json"
+log = logging.getLogger(__name__)
+
+
+class Progress:
+    def __init__(self, path: Path):
+        self.path, self.loss, self.tokens, self.tokens_at = path, None, None, None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        self.loss = logs.get("loss", self.loss)
+        if "num_tokens" in logs:
+            self.tokens, self.tokens_at = logs["num_tokens"], time.time()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        atomic.write_json(self.path, {"step": state.global_step, "max_steps": state.max_steps, "loss": self.loss,
+                                      "num_tokens": self.tokens, "tokens_at": self.tokens_at, "at": time.time()})
+
+
+class Watcher:
+    """Polls ``path`` every ``every`` seconds while running; ``label`` names the stage on the console."""
+
+    def __init__(self, path: Path, label: str, every: float = 2.0):
+        self.path, self.label, self.every = path, label, every
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"progress-{label}", daemon=True)
+        self.first: dict | None = None  # the first reading, and the first with a logged token count
+        self.first_tokens: dict | None = None
+        self.last_step = None
+
+    def __enter__(self):
+        self.path.unlink(missing_ok=True)  # a file left by an earlier attempt is not this run's progress
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        self.thread.join(timeout=5)
+        self._poll()  # the last step, if the thread missed it
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(self.every):
+            self._poll()
+
+    def _poll(self) -> None:
+        try:
+            p = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return
+        if p["step"] == self.last_step:
+            return
+        self.last_step = p["step"]
+        if self.first is None:
+            self.first = p
+        rec = {"label": self.label, "done": p["step"], "total": p["max_steps"], "unit": "steps", "loss": p["loss"]}
+        secs = p["at"] - self.first["at"]
+        if secs > 0 and p["step"] > self.first["step"]:
+            rec["eta_s"] = (p["max_steps"] - p["step"]) * secs / (p["step"] - self.first["step"])
+        if self.first_tokens is None and p["num_tokens"]:
+            self.first_tokens = p
+        f = self.first_tokens
+        if f is not None and p["tokens_at"] > f["tokens_at"]:  # between two logged token counts
+            rec["tokens_per_s"] = (p["num_tokens"] - f["num_tokens"]) / (p["tokens_at"] - f["tokens_at"])
+        log.info("[%s] step %d/%d loss %s", self.label, p["step"], p["max_steps"], p["loss"], extra={"progress": rec})
