@@ -106,4 +106,7 @@ def _launch(launcher, job_overrides, initial_job_idx: int, cfg, sweep_dir: str) 
                           Singleton.get_state())
         pending[ref] = (idx, list(overrides))
     collect(0)
+    # Disconnected here, while the session still sends what Ray forwards to the log: the trials' processes print
+    # their shutdown errors as the driver leaves, after the console is given back.
+    ray.shutdown()
     return [returns[i] for i in sorted(returns)]

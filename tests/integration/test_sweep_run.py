@@ -162,7 +162,7 @@ def test_sweep_console_is_a_line_per_trial_start_and_end_and_the_report(sweep):
     for d, _, _ in trials:
         assert sum(line.startswith(f"trial #{d.name} started: ") for line in lines) == 1
         assert f"trial #{d.name} finished: COMPLETED" in lines
-    assert any(line.endswith(f"sweep report: {tmp / 'sweep' / 'sweep_report.md'}") for line in lines[-3:])
+    assert any(line.endswith(f"sweep report: {tmp / 'sweep' / 'sweep_report.md'}") for line in lines[-3:]), out[-2000:]
     assert not [line for line in lines if "(RayTrainWorker" in line or "Failed to query" in line]
     assert len(lines) <= 10 + 2 * len(trials), out
     assert "(RayTrainWorker pid=" in (tmp / "sweep" / "logs" / "run.log").read_text()
