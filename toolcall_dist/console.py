@@ -28,7 +28,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Set for the whole process tree (Ray starts its workers with the driver's environment on a local cluster).
 QUIET_ENV = {"WANDB_SILENT": "true", "TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
              "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
-MARKS = (0.5, 1.0)  # without a terminal, a progress line is printed as these fractions are reached
+MARKS = (0.5,)  # without a terminal, a progress line is printed as these fractions are reached (the end is the
+# stage's own line)
 
 
 def progress_line(p: dict) -> str:
@@ -51,13 +52,16 @@ class ConsoleHandler(logging.Handler):
     """Writes console records and progress to ``stream``: on a terminal progress is one line rewritten in place;
     elsewhere (a pipe, CI) a progress line is printed only as each of ``MARKS`` is reached."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, quiet: bool = False):
         super().__init__(logging.INFO)
+        self.quiet = quiet  # the project's warnings only
         self.stream, self.tty = stream, stream.isatty()
         self.live = False  # a progress line is on the terminal, not yet ended
         self.marks: dict[str, int] = {}  # label -> how many MARKS it has printed
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.quiet and record.levelno < logging.WARNING:
+            return
         try:
             p = getattr(record, "progress", None)
             if p is not None:
@@ -98,14 +102,16 @@ def _file_handler(path: Path) -> logging.Handler:
 
 
 @contextmanager
-def session(output_dir: str, verbose: bool, restore: bool = False):
+def session(output_dir: str, verbose: bool, restore: bool = False, quiet: bool = False):
     """The console of one run: logs to ``<output_dir>/logs/run.log``; unless ``verbose``, stdout and stderr are
     pointed at it and only console records reach the terminal.
 
     stdout and stderr are restored when an exception leaves the block (so its traceback is seen) and, with
     ``restore``, on every exit: a process that runs more than one run (sweep trials) gets its own streams back. A
     single run leaves them pointed at the log, so what Ray and others print while the process shuts down stays out
-    of the results. The handlers added here are removed on exit either way, and the root logger's own put back."""
+    of the results. The handlers added here are removed on exit either way, and the root logger's own put back.
+    ``quiet``: the console shows the project's warnings only (a sweep trial, whose launcher says when it starts and
+    ends)."""
     logs = Path(output_dir).absolute() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     path = logs / "run.log"
@@ -127,7 +133,7 @@ def session(output_dir: str, verbose: bool, restore: bool = False):
         sys.stdout.flush()
         sys.stderr.flush()
         saved = os.dup(1), os.dup(2)
-        added.append(ConsoleHandler(os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")))
+        added.append(ConsoleHandler(os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8"), quiet))
         log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)

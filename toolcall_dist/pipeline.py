@@ -241,7 +241,7 @@ def _run(cfg) -> RunResult:
             info = ensure(ev, lambda st, m=model: impl.run_eval(ctx, st, stages, m), label=f"eval_{model}")
             result.scores[model] = info["scores"]
         result.table = impl.write_report(ctx, result.scores, result.stage_dirs)
-        log.info("%s\n\n%s\n(also in %s)", conf.name, result.table, out / "results.md", extra=SHOWN)
+        log.info("\n%s\n(also in %s)", result.table, out / "results.md", extra=SHOWN)
     # What the sweep report reads per trial: which stage directories it used, which it reused, its scores.
     (out / "run.json").write_text(json.dumps({**asdict(result), "group": group}, indent=1, default=str))
     return result

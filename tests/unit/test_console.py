@@ -40,12 +40,21 @@ def test_console_shows_its_records_and_the_projects_warnings_only():
     assert out.getvalue().splitlines() == ["[sft] done in 3.0s -> /x", "warning: resuming from step 4"]
 
 
-def test_without_a_terminal_progress_prints_at_half_and_at_the_end():
+def test_a_quiet_console_shows_the_projects_warnings_only():
+    out = io.StringIO()
+    h = ConsoleHandler(out, quiet=True)  # a sweep trial's: its launcher prints when it starts and ends
+    h.handle(_record("[sft] done in 3.0s -> /x", console=True))
+    h.handle(_record("", progress={"label": "sft", "done": 5, "total": 10, "unit": "steps"}))
+    h.handle(_record("resuming from step 4", logging.WARNING, "toolcall_dist.train.ray_job"))
+    assert out.getvalue().splitlines() == ["warning: resuming from step 4"]
+
+
+def test_without_a_terminal_progress_prints_at_half_way():
     out = io.StringIO()
     h = ConsoleHandler(out)
     for done in range(1, 11):
         h.handle(_record("", progress={"label": "dpo", "done": done, "total": 10, "unit": "steps"}))
-    assert out.getvalue().splitlines() == ["[dpo] 5/10 steps", "[dpo] 10/10 steps"]
+    assert out.getvalue().splitlines() == ["[dpo] 5/10 steps"]  # the stage's own line says it finished
 
 
 def test_on_a_terminal_progress_is_one_line_rewritten_and_ended_by_the_next_line():

@@ -41,6 +41,9 @@ def test_the_dpo_model_behind_its_familys_parser_with_its_template(tmp_path):
                  f"--chat-template {spec['model_dir']}/chat_template.jinja", "--served-model-name quickstart-dpo"):
         assert part in joined
     assert locate(out, "sft")["model_dir"].endswith("sft-abc/model")
+    module = command(spec, port=8123, python="/v/bin/python")
+    assert module[:5] == ["/v/bin/python", "-m", "vllm.entrypoints.openai.api_server", "--model", spec["model_dir"]]
+    assert module[5:] == argv[3:]
 
 
 def test_the_configs_parser_wins_and_every_family_has_one(tmp_path):

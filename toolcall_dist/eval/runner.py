@@ -61,8 +61,9 @@ def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | N
             "stop_ids": stop_token_ids(tok, fmt), "lora": lora, "label": f"eval_{stage}",
             "trust_remote_code": trust_remote_code}
     if work.over_length:
-        log.warning("eval %s: %d prompt(s) exceed the context and are scored as empty replies", stage,
-                    len(work.over_length))
+        # the table says so ("N over length"); the log keeps the count per model
+        log.info("eval %s: %d prompt(s) exceed the context and are scored as empty replies", stage,
+                 len(work.over_length))
     texts = generate_fn(spec, {i: prompts[i] for batch in work.batches for i in batch}, work.batches)
     rows = [_judge(fmt, stage, item, texts.get(i, ""), work.over_length.get(i), e["decode"])
             for i, item in enumerate(items)]
