@@ -1,7 +1,7 @@
 """What ``python -m toolcall_dist`` shows on the terminal, and where everything else goes.
 
 By default the console gets one line naming the log directory, a live progress line per running stage (steps, loss,
-tokens/s and ETA for training; entries/s for generation), one line per finished or reused stage, warnings and errors
+tokens/s and ETA for training; prompts/s for generation), one line per finished or reused stage, warnings and errors
 of the project's own code, and the results table last. Everything else (Ray's driver output and what it forwards
 from every worker, W&B, DeepSpeed, transformers, Python warnings) goes to ``<output_dir>/logs/run.log``.
 
@@ -28,8 +28,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Set for the whole process tree (Ray starts its workers with the driver's environment on a local cluster).
 QUIET_ENV = {"WANDB_SILENT": "true", "TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
              "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
-MARKS = (0.5,)  # without a terminal, a progress line is printed as these fractions are reached (the end is the
-# stage's own line)
+# Without a terminal a progress line is printed as each of these fractions is reached; the stage's own line marks
+# its end.
+MARKS = (0.5,)
 
 
 def progress_line(p: dict) -> str:
