@@ -13,7 +13,8 @@ register()
 def main(cfg) -> None:
     from toolcall_dist import console, pipeline
 
-    trial = cfg.sweep.trial  # set in a multirun: one line per trial on the console, its own log for the rest
+    trial = cfg.sweep.trial  # set in a multirun: the trial's warnings and one last line on the console, the rest
+    # in its own log (under the ray_trials launcher, that console is the Ray task's output, forwarded best-effort)
     try:
         # the console's lines; everything else to the run's log (a sweep trial gets its process's streams back)
         with console.session(cfg.output_dir, cfg.verbose, restore=bool(trial), quiet=bool(trial)):

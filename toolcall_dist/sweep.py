@@ -58,7 +58,7 @@ def launch_on_ray(launcher, job_overrides, initial_job_idx: int) -> list:
     configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
     sweep_dir = str(cfg.hydra.sweep.dir)  # resolved once: its ${now:} must not change between trials
     Path(sweep_dir).mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # each trial's "trial ... finished" line must reach the log
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # every trial's lines reach the log, however alike
     # The console shows a line per trial as it starts and ends; what Ray forwards from the trials and their training
     # workers goes to <sweep dir>/logs/run.log.
     with console.session(sweep_dir, cfg.verbose, restore=True):

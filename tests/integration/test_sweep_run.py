@@ -76,14 +76,12 @@ def test_sft_ran_once_per_distinct_data_config(sweep):
     assert len(list(stages.glob("dpo-*/done.json"))) == 4
 
 
-def test_reuse_is_in_each_trials_log_and_each_trials_end_in_the_sweep_log(sweep):
+def test_reuse_is_in_each_trials_log(sweep):
     tmp, _ = sweep
-    sweep_log = (tmp / "sweep" / "logs" / "run.log").read_text()
     for d, run, _ in _trials(tmp):
         log = (d / "logs" / "run.log").read_text()
         for label in run["reused"]:
             assert f"[{label}] reusing {run['stage_dirs'][label]}" in log
-        assert f"trial t{d.name} finished: " in sweep_log  # the trial's one console line, forwarded by Ray
         for label in set(run["stage_dirs"]) - set(run["reused"]):
             assert f"[{label}] running -> {run['stage_dirs'][label]}" in log
 
