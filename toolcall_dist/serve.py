@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vllm", default="vllm", help="the vllm executable")
     p.add_argument("--python", default=None, help="run vLLM's server module with this interpreter instead "
                    "(e.g. .vllm-venv/bin/python, which benchmarks/vllm_cpu_env.sh builds)")
-    p.add_argument("--start", action="store_true", help="start the server (replaces this process)")
+    p.add_argument("--start", action="store_true", help="start the server and wait for it")
     args = p.parse_args(argv)
     try:
         spec = locate(args.run_dir, args.stage)
@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                   "benchmarks/vllm_cpu_env.sh builds .vllm-venv/ with it; then --python .vllm-venv/bin/python)",
                   file=sys.stderr)
             return 3
-        os.execv(exe, argv_)
+        # the server runs as this process's child, in its process group: Ctrl-C or a signal to the group stops both
+        return subprocess.call([exe, *argv_[1:]])
     return 0
 
 
