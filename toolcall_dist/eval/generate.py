@@ -162,7 +162,7 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
     import torch
 
     out: dict[int, str] = {}
-    t0, done = time.time(), 0
+    t0, done, total = time.time(), 0, sum(map(len, batches))
     for idx in batches:
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}
@@ -178,7 +178,7 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
         for i, row in zip(idx, rows, strict=True):
             out[i] = reply_text(tok, row, stop_ids)
         done += len(idx)
-        total, secs = sum(map(len, batches)), time.time() - t0
+        secs = time.time() - t0
         log.info("[%s] generated %d/%d (%.0fs)", label, done, total, secs,
                  extra={"progress": {"label": label, "done": done, "total": total, "unit": "prompts",
                                      "rate": done / secs if secs > 0 else None,

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from pathlib import Path
-
-from toolcall_dist import atomic
 
 FILE = "progress.json"
 log = logging.getLogger(__name__)
@@ -31,8 +30,12 @@ class Progress:
             self.tokens, self.tokens_at = logs["num_tokens"], time.time()
 
     def on_step_end(self, args, state, control, **kwargs):
-        atomic.write_json(self.path, {"step": state.global_step, "max_steps": state.max_steps, "loss": self.loss,
-                                      "num_tokens": self.tokens, "tokens_at": self.tokens_at, "at": time.time()})
+        # Every optimizer step, so no fsync (atomic.write_json syncs file and directory): a display file lost in a
+        # crash costs nothing. The rename still keeps the reader from seeing half a file.
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"step": state.global_step, "max_steps": state.max_steps, "loss": self.loss,
+                                   "num_tokens": self.tokens, "tokens_at": self.tokens_at, "at": time.time()}))
+        os.replace(tmp, self.path)
 
 
 class Watcher:
