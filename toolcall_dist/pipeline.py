@@ -232,8 +232,11 @@ def _run(cfg) -> RunResult:
         data_key = stages["data"].key if conf.eval.heldout_categories else None
         # Sharding changes where generation runs, not what it writes: it stays out of the key.
         # Settings added later enter it only when set, so stages cached before them keep their keys.
+        # The multi-turn settings count only where a multi-turn category runs.
+        multi = any(c.startswith("multi_turn_") for c in r["eval"]["categories"])
         eval_key = {k: v for k, v in r["eval"].items()
-                    if k not in ("num_shards", "dtype") and not (k == "live_limit" and v is None)}
+                    if k not in ("num_shards", "dtype") and not (k == "live_limit" and v is None)
+                    and (multi or not k.startswith("multi_turn_"))}
         if dtype := _dtype_part(r):
             eval_key["dtype"] = dtype[0]
         for model in conf.eval.models:

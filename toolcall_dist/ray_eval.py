@@ -1,5 +1,8 @@
 """The evaluation's distributed part: generation split across the Ray cluster, one Ray task per shard.
 
+BFCL's multi-turn entries shard by entry instead (``multi_turn_sharded``): a conversation needs its model at every
+step, so each task loads the model once and talks its share of the entries through (``eval.multi_turn.run``).
+
 The driver plans the batches (``eval.generate.plan``); shards take whole batches round-robin (the plan is sorted by
 prompt length, so round-robin gives each shard a similar mix of short and long prompts), and every task loads the
 model once and runs the same backend code as an unsharded run, so each prompt is generated in the same batch either
@@ -62,3 +65,40 @@ def generate_sharded(cluster: dict, num_shards: int, spec: dict, prompts: dict[i
         if workers is not None:
             workers.append(part)
     return texts
+
+
+def _run_multi_turn_shard(spec: dict, entries: list[dict], opts: dict) -> dict:
+    """One Ray task: drive a share of the multi-turn entries; report where it ran."""
+    import socket
+
+    import ray
+
+    from toolcall_dist.eval.multi_turn import run
+
+    t0 = time.time()
+    rows = run(spec, entries, opts)
+    return {"rows": rows, "host": socket.gethostname(), "pid": os.getpid(), "seconds": round(time.time() - t0, 2),
+            "prompts": len(entries), "gpus": [str(g) for g in ray.get_gpu_ids()], "multi_turn": True}
+
+
+def multi_turn_sharded(cluster: dict, num_shards: int, spec: dict, entries: list[dict], opts: dict,
+                       workers: list[dict] | None = None) -> list[dict]:
+    """``multi_turn.run`` over up to ``num_shards`` Ray tasks, entries dealt round-robin; rows in entry order."""
+    import ray
+
+    from toolcall_dist.ray_cluster import init_ray
+
+    init_ray(cluster)
+    options: dict = {"num_gpus": 1} if cluster["use_gpu"] else {"num_cpus": cluster["cpus_per_worker"]}
+    if os.environ.get("PYTHONPATH"):
+        options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}
+    task = ray.remote(_run_multi_turn_shard).options(**options)
+    shards = [entries[k::num_shards] for k in range(num_shards) if entries[k::num_shards]]
+    refs = [task.remote(spec, shard, opts) for shard in shards]
+    log.info("[%s] %d multi-turn entries in %d Ray task(s)", spec.get("label", ""), len(entries), len(refs))
+    by_id = {}
+    for part in ray.get(refs):
+        by_id.update({row["id"]: row for row in part.pop("rows")})
+        if workers is not None:
+            workers.append(part)
+    return [by_id[e["id"]] for e in entries]

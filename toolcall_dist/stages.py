@@ -251,18 +251,20 @@ def run_eval(ctx: Context, st, stages, model: str) -> dict:
     e = ctx.cfg["eval"]
     model_dir = stages[model].info()["model_dir"]
     workers: list[dict] = []
-    generate_fn = run
+    generate_fn, multi_turn_fn = run, None
     if e["num_shards"] > 1:
         from functools import partial
 
-        from toolcall_dist.ray_eval import generate_sharded
+        from toolcall_dist.ray_eval import generate_sharded, multi_turn_sharded
 
         generate_fn = partial(generate_sharded, ctx.cfg["cluster"], e["num_shards"], workers=workers)
+        multi_turn_fn = partial(multi_turn_sharded, ctx.cfg["cluster"], e["num_shards"], workers=workers)
     lora = _lora_spec(ctx, stages, model) if e["backend"] == "vllm" else None
     m = ctx.cfg["model"]
     dtype = generation_dtype(ctx.cfg)
     scores, samples = runner.evaluate(model_dir, m["family"], e, eval_sets(ctx.cfg, stages), st.dir, model,
-                                      generate_fn, dtype, lora, trust_remote_code=m["trust_remote_code"])
+                                      generate_fn, dtype, lora, trust_remote_code=m["trust_remote_code"],
+                                      multi_turn_fn=multi_turn_fn)
     _log_stage(ctx, f"eval_{model}", _eval_metrics(scores), {"eval/samples": samples}, model_dir)
     return {"model_dir": model_dir, "scores": scores, "generations": "generations.jsonl", "shards": workers,
             "dtype": dtype}

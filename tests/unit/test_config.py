@@ -57,6 +57,13 @@ def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
     assert hub.model.path == "HuggingFaceTB/SmolLM2-135M-Instruct" and hub.model.gguf_file is None
 
 
+def test_multi_turn_categories_are_accepted(compose):
+    cfg = validate(compose(["+exp=quickstart", "eval.categories=[multi_turn_base,multi_turn_miss_func,"
+                                               "multi_turn_miss_param,multi_turn_long_context]",
+                            "eval.multi_turn_step_limit=5"]))
+    assert cfg.eval.categories[-1] == "multi_turn_long_context" and cfg.eval.multi_turn_step_limit == 5
+
+
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
@@ -78,6 +85,10 @@ def test_smollm2_comes_from_its_packaged_gguf_or_the_original_weights(compose):
         (["eval.prompt=chat"], "eval.prompt"),
         (["eval.dtype=bf16"], "eval.dtype"),
         (["eval.live_limit=0"], "eval.live_limit"),
+        (["eval.multi_turn_limit=0"], "eval.multi_turn_limit"),
+        (["eval.multi_turn_step_limit=0"], "eval.multi_turn_step_limit"),
+        (["eval.categories=[multi_turn_base,web_search]"], "eval.categories"),  # agentic: out of scope
+        (["eval.categories=[memory_kv]"], "eval.categories"),
         (["model.family=gpt9"], "model.family"),
         (["model.tiny.reading_steps=-1"], "model.tiny.reading_steps"),
         (["model.tiny.narrate=1.5"], "model.tiny.narrate"),

@@ -72,3 +72,18 @@ def test_unknown_categories_reported_but_not_grouped():
     assert result["categories"]["synthetic_heldout"]["accuracy"] == 0.5
     assert result["groups"]["non_live"]["accuracy"] == 0.0
     assert result["overall"] == 0.0
+
+
+def test_multi_turn_group_and_bfcls_weights_in_the_overall():
+    result = score({"multi_turn_base": [T, F], "multi_turn_miss_func": [F, F, F, T], "multi_turn_long_context": [T],
+                    "simple_python": [T, T], "multiple": [F, F], "parallel": [T, F], "parallel_multiple": [F, T],
+                    "irrelevance": [T, T]})
+    multi = result["groups"]["multi_turn"]
+    assert multi["members"] == ["multi_turn_base", "multi_turn_miss_func", "multi_turn_long_context"]
+    assert multi["accuracy"] == pytest.approx((0.5 + 0.25 + 1.0) / 3) and multi["total"] == 7  # unweighted mean
+    non_live = (1.0 + 0.0 + 0.5 + 0.5) / 4
+    # BFCL: non-live, live, irrelevance, multi-turn weighted 10/10/10/30 (live not run here)
+    assert result["overall"] == pytest.approx((10 * non_live + 10 * 1.0 + 30 * multi["accuracy"]) / 50)
+    assert result["overall_members"] == ["non_live", "irrelevance", "multi_turn"]
+    assert result["not_run"] == ["agentic"]
+    assert list(result["groups"])[-1] == "multi_turn"

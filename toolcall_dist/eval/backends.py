@@ -26,3 +26,22 @@ def run(spec: dict, prompts: dict[int, str], batches: list[list[int]]) -> dict[i
     model = load_model(spec["model_dir"], spec["dtype"], trust)
     return run_batches(model, tok, prompts, batches, spec["max_new_tokens"], spec["stop_ids"], spec.get("label", ""),
                        sampling)
+
+
+def session(spec: dict):
+    """``(tokenizer, generate)`` with the model of ``spec`` loaded once: ``generate(prompts, batches)`` returns
+    ``{index: text}`` as ``run`` does, as often as a caller needs (the multi-turn loop generates once per step)."""
+    if spec["backend"] == "vllm":
+        from toolcall_dist.eval.vllm_backend import Engine, generate
+
+        engine = Engine(spec)
+        return engine.tok, lambda prompts, batches: generate(engine, prompts, [i for b in batches for i in b])
+    if spec["backend"] != "hf":
+        raise ValueError(f"eval.backend: unknown backend {spec['backend']!r}; known: hf, vllm")
+    from toolcall_dist.eval.generate import load_model, load_tokenizer, run_batches
+
+    trust = spec.get("trust_remote_code", False)
+    tok = load_tokenizer(spec["model_dir"], trust)
+    model = load_model(spec["model_dir"], spec["dtype"], trust)
+    return tok, lambda prompts, batches: run_batches(model, tok, prompts, batches, spec["max_new_tokens"],
+                                                     spec["stop_ids"], spec.get("label", ""))

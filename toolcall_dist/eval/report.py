@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from toolcall_dist.eval.bfcl import CATEGORIES
+from toolcall_dist.eval.bfcl import ALL_CATEGORIES
 from toolcall_dist.eval.error_kinds import ERROR_TYPES
 from toolcall_dist.eval.scoring import GROUP_ORDER
 
@@ -33,8 +33,8 @@ def progression_rows(scores: dict[str, dict]) -> tuple[list[str], list[list]]:
     for set_name in _sets(scores):
         per_model = {m: scores[m].get(set_name) or {} for m in models}
         first = next(s for s in per_model.values() if s)
-        cats = [c for c in CATEGORIES if c in first["categories"]] + \
-               [c for c in first["categories"] if c not in CATEGORIES]
+        cats = [c for c in ALL_CATEGORIES if c in first["categories"]] + \
+               [c for c in first["categories"] if c not in ALL_CATEGORIES]
         lines = [("category", c, lambda s, c=c: s["categories"].get(c, {}).get("accuracy"),
                   first["categories"][c]["total"], first["categories"][c].get("over_length", 0)) for c in cats]
         lines += [("group", g, lambda s, g=g: s["groups"].get(g, {}).get("accuracy"), first["groups"][g]["total"],
@@ -51,6 +51,10 @@ def progression_rows(scores: dict[str, dict]) -> tuple[list[str], list[list]]:
             for kind_name in ERROR_TYPES:
                 lines.append(("errors", ERROR_LABELS[kind_name],
                               lambda s, k=kind_name: s.get("errors", {}).get(k), None, None))
+        if "multi_turn_errors" in first:  # multi-turn entries failing with each of BFCL's multi-turn error types
+            for kind_name in first["multi_turn_errors"]:
+                lines.append(("errors", MT_ERROR_LABELS.get(kind_name, f"errors: multi-turn {kind_name}"),
+                              lambda s, k=kind_name: s.get("multi_turn_errors", {}).get(k), None, None))
         for kind, name, get, entries, over in lines:
             scale = 1.0 if kind == "errors" else 100  # floats either way: one type per W&B table column
             acc = {m: (None if not per_model[m] or get(per_model[m]) is None else scale * get(per_model[m]))
@@ -64,6 +68,11 @@ ERROR_LABELS = {"wrong_value": "errors: wrong value", "missing_required": "error
                 "unexpected_argument": "errors: unexpected argument", "wrong_function": "errors: wrong function",
                 "wrong_count": "errors: wrong number of calls", "call_not_needed": "errors: call where none needed",
                 "no_call": "errors: no or malformed call"}
+MT_ERROR_LABELS = {"force_terminated": "errors: multi-turn step limit reached",
+                   "inference_error": "errors: multi-turn prompt over length",
+                   "empty_turn_model_response": "errors: multi-turn turn without a call",
+                   "instance_state_mismatch": "errors: multi-turn wrong backend state",
+                   "execution_response_mismatch": "errors: multi-turn missing results"}
 _CHANGED = {"lenient": "lenient parse: verdicts changed", "bfcl": "BFCL decoding: verdicts changed"}
 _DECODE_NOTE = {"bfcl": "Replies are decoded as BFCL's handler for the model family decodes them (eval.decode=bfcl)",
                 "lenient": "Replies are read by the project's lenient parser (eval.decode=lenient), not as BFCL's "
@@ -112,7 +121,8 @@ def markdown_table(scores: dict[str, dict]) -> str:
         values = [cell(i, v, row[1]) for i, v in enumerate(row) if i >= 5]
         out.append("| " + " | ".join([row[0], name, entries, *values]) + " |")
     first = next(iter(scores.values()))
-    not_run = next((s["not_run"] for s in first.values() if s), [])
+    sets = [s for s in first.values() if s]
+    not_run = [g for g in (sets[0]["not_run"] if sets else []) if all(g in s["not_run"] for s in sets)]
     out += ["", f"Accuracy in %; changes in percentage points. Not run: {', '.join(not_run)}. Over-length prompts "
             "(longer than the model's context) are scored as an empty reply, as BFCL scores a failed request. "
             "*calls made* / *right functions* are diagnostics over the call categories, not BFCL scores; *errors:* "

@@ -2,22 +2,25 @@
 
 Groups follow BFCL's ``eval_runner_helper``: the simple group and the non-live summary are unweighted means, the
 live summary is weighted by entry count, irrelevance is the unweighted mean of its non-live and live parts and
-relevance is ``live_relevance`` alone. BFCL's overall score weights non-live, live, irrelevance, multi-turn and
-agentic 10/10/10/30/40 and leaves relevance out; we only run the first three, so with equal weights the overall
-score here is their unweighted mean. Categories that were not run are left out of every mean instead of counting
-as 0 (BFCL counts them as 0).
+relevance is ``live_relevance`` alone, multi-turn the unweighted mean of its four categories. BFCL's overall score
+weights non-live, live, irrelevance, multi-turn and agentic 10/10/10/30/40 and leaves relevance out; the overall
+here uses those weights over the groups that were run (agentic never is: its web-search part needs the internet and
+its memory part is out of scope), so without multi-turn it is the unweighted mean of the first three. Categories
+that were not run are left out of every mean instead of counting as 0 (BFCL counts them as 0).
 """
 
 from __future__ import annotations
 
-NOT_RUN = ["multi_turn", "agentic"]
+NOT_RUN = ["multi_turn", "agentic"]  # BFCL's groups this project may leave out (agentic always)
 SIMPLE = ("simple_python", "simple_java", "simple_javascript")
 NON_LIVE = ("simple", "multiple", "parallel", "parallel_multiple")  # "simple" is the group above
 LIVE = ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")
 IRRELEVANCE = ("irrelevance", "live_irrelevance")
 RELEVANCE = ("live_relevance",)
-OVERALL = ("non_live", "live", "irrelevance")
-GROUP_ORDER = ("simple", "non_live", "live", "irrelevance", "relevance")
+MULTI_TURN = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
+OVERALL = ("non_live", "live", "irrelevance", "multi_turn")
+OVERALL_WEIGHTS = {"non_live": 10, "live": 10, "irrelevance": 10, "multi_turn": 30}  # BFCL's (agentic: 40)
+GROUP_ORDER = ("simple", "non_live", "live", "irrelevance", "relevance", "multi_turn")
 
 
 def _mean(parts: list[dict], weighted: bool) -> dict:
@@ -40,10 +43,10 @@ def score(results: dict[str, list[bool]]) -> dict:
     """Score per-category verdict lists.
 
     Returns ``{"categories": {cat: {"accuracy", "correct", "total"}}, "groups": {name: {"accuracy", "total",
-    "members"}}, "overall": float | None, "not_run": ["multi_turn", "agentic"]}``. Groups are ``simple``,
-    ``non_live``, ``live``, ``irrelevance`` and ``relevance``; a group appears only when one of its members was
-    run, and ``members`` lists the parts that went into it. Categories with no verdicts count as not run.
-    Accuracies are fractions in [0, 1].
+    "members"}}, "overall": float | None, "not_run": [...]}``. Groups are ``simple``, ``non_live``, ``live``,
+    ``irrelevance``, ``relevance`` and ``multi_turn``; a group appears only when one of its members was run, and
+    ``members`` lists the parts that went into it; ``not_run`` names BFCL's groups that were not (agentic always).
+    Categories with no verdicts count as not run. Accuracies are fractions in [0, 1].
     """
     categories: dict[str, dict] = {}
     for category, verdicts in results.items():
@@ -59,17 +62,20 @@ def score(results: dict[str, list[bool]]) -> dict:
         ("live", LIVE, True),
         ("irrelevance", IRRELEVANCE, False),
         ("relevance", RELEVANCE, False),
+        ("multi_turn", MULTI_TURN, False),
     ):
         if (group := _group(categories, members, weighted)) is not None:
             groups[name] = group
     pool = {**categories, **({"simple": groups["simple"]} if "simple" in groups else {})}
     if (non_live := _group(pool, NON_LIVE, weighted=False)) is not None:
         groups["non_live"] = non_live
-    overall = _group(groups, OVERALL, weighted=False)
+    present = [g for g in OVERALL if g in groups]
+    weight = sum(OVERALL_WEIGHTS[g] for g in present)
+    overall = sum(groups[g]["accuracy"] * OVERALL_WEIGHTS[g] for g in present) / weight if present else None
     return {
         "categories": categories,
         "groups": {name: groups[name] for name in GROUP_ORDER if name in groups},
-        "overall": overall["accuracy"] if overall else None,
-        "overall_members": overall["members"] if overall else [],
-        "not_run": list(NOT_RUN),
+        "overall": overall,
+        "overall_members": present,
+        "not_run": [g for g in NOT_RUN if g not in groups],
     }

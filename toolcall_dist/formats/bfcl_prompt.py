@@ -78,7 +78,18 @@ def _qwen(messages: list[dict], functions: list[dict]) -> str:
                         + content.lstrip("\n"))
             else:
                 out += f"<|im_start|>assistant\n{content}"
+            for k, call in enumerate(m.get("tool_calls") or []):
+                call = call.get("function", call)
+                args = call["arguments"]
+                out += ("\n" if k or content else "") + '<tool_call>\n{"name": "' + str(call["name"]) + \
+                    '", "arguments": ' + (args if isinstance(args, str) else json.dumps(args)) + "}\n</tool_call>"
             out += "<|im_end|>\n"
+        elif role == "tool":  # consecutive results share one user turn
+            if i == 0 or messages[i - 1]["role"] != "tool":
+                out += "<|im_start|>user"
+            out += f"\n<tool_response>\n{content}\n</tool_response>"
+            if i == len(messages) - 1 or messages[i + 1]["role"] != "tool":
+                out += "<|im_end|>\n"
     return out + "<|im_start|>assistant\n"
 
 
@@ -151,3 +162,23 @@ def bfcl_prompt(family: str, messages: list[dict], functions: list[dict]) -> str
         raise ValueError("an entry's first turn has no message")
     _single_turn(messages)
     return _WRITERS[HANDLERS[family]](messages, functions)
+
+
+def bfcl_chat_prompt(family: str, messages: list[dict], functions: list[dict]) -> str:
+    """The prompt BFCL's handler sends at a step of a multi-turn conversation: ``messages`` may hold assistant turns
+    with ``tool_calls`` (``{"name", "arguments"}``, or wrapped under ``"function"``) and ``tool`` results.
+
+    Written for the Qwen / Hermes handler (Qwen2.5, Qwen3, SmolLM2 here): the calls as ``<tool_call>`` blocks of
+    the assistant turn, consecutive results as ``<tool_response>`` blocks of one user turn. ``ValueError`` for the
+    other families, whose multi-turn text is not mirrored (the caller renders them with the chat template).
+    """
+    if HANDLERS.get(family) != "qwen":
+        raise ValueError(f"BFCL's multi-turn prompt is mirrored for the Qwen/Hermes handler only, not {family!r}")
+    if not messages:
+        raise ValueError("a conversation has no message")
+    return _qwen(messages, functions)
+
+
+def has_chat_prompt(family: str) -> bool:
+    """Whether ``bfcl_chat_prompt`` writes BFCL's multi-turn text for ``family``."""
+    return HANDLERS.get(family) == "qwen"

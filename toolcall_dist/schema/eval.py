@@ -10,6 +10,8 @@ from toolcall_dist.schema.checks import check
 BFCL_CATEGORIES = (
     "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple", "irrelevance",
     "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance", "live_relevance",
+    # multi-turn: conversations with BFCL's simulated APIs (memory and web search, BFCL's agentic part, are not run)
+    "multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context",
 )
 # The project's held-out synthetic set is written in BFCL's file format under these category names.
 SYNTHETIC_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
@@ -25,6 +27,8 @@ class EvalConfig:
     models: list[str] = field(default_factory=lambda: ["base", "sft", "dpo"])
     limit: int | None = None  # first N entries of each category (null: all)
     live_limit: int | None = None  # first N entries of each live_* category (null: eval.limit)
+    multi_turn_limit: int | None = None  # first N entries of each multi_turn_* category (null: eval.limit)
+    multi_turn_step_limit: int = 20  # steps with calls per user turn before a multi-turn entry is stopped (BFCL: 20)
     bfcl_data_dir: str | None = None  # null: the installed bfcl-eval package's data
     max_new_tokens: int = 96
     batch_size: int = 32
@@ -51,6 +55,10 @@ class EvalConfig:
         check(self.limit is None or self.limit >= 1, "eval.limit", f"must be >= 1 or null, got {self.limit}")
         check(self.live_limit is None or self.live_limit >= 1, "eval.live_limit",
               f"must be >= 1 or null, got {self.live_limit}")
+        check(self.multi_turn_limit is None or self.multi_turn_limit >= 1, "eval.multi_turn_limit",
+              f"must be >= 1 or null, got {self.multi_turn_limit}")
+        check(self.multi_turn_step_limit >= 1, "eval.multi_turn_step_limit",
+              f"must be >= 1, got {self.multi_turn_step_limit}")
         check(self.backend in ("hf", "vllm"), "eval.backend", f"must be hf or vllm, got {self.backend!r}")
         check(self.num_shards >= 1, "eval.num_shards", f"must be >= 1, got {self.num_shards}")
         check(self.batch_size >= 1, "eval.batch_size", f"must be >= 1, got {self.batch_size}")
