@@ -44,6 +44,14 @@ class RunResult:
     table: str = ""
 
 
+def _data_key(d: dict) -> dict:
+    """The data config as the data stage's key: a multi-step share enters it only when set, so data stages cached
+    before the shape existed keep their keys."""
+    if d["shapes"].get("multi_step", 0) == 0:
+        return {**d, "shapes": {k: v for k, v in d["shapes"].items() if k != "multi_step"}}
+    return d
+
+
 def stage_key(stage: str, *parts: Any) -> str:
     blob = json.dumps([stage, STAGE_VERSIONS[stage], *parts], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -109,7 +117,7 @@ class Stage:
 def plan_stages(r: dict, root: Path, prebuilt: Path | None = None) -> tuple[dict[str, Stage], dict[str, list[str]]]:
     """The cached stages of the resolved config ``r`` (``{name: Stage}``, eval aside: it has one per model) and the
     stages each one reads (``deps``)."""
-    data = Stage(root, "data", stage_key("data", r["data"]))
+    data = Stage(root, "data", stage_key("data", _data_key(r["data"])))
     # The tiny model's warm-up chats carry the system turn's reference date, so it is part of the base's key.
     base = Stage(root, "base", stage_key("base", base_key_parts(r["model"]), r["data"]["reference_date"]), prebuilt)
     train_common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]

@@ -75,7 +75,7 @@ def to_bfcl(records: list[dict], category: str) -> tuple[list[dict], list[dict]]
     """
     questions, answers = [], []
     for rec in records:
-        good = rec.get("class") == "good" and rec.get("shape") in SHAPES
+        good = rec.get("class") == "good" and rec.get("shape") in SHAPES and rec.get("shape") != "multi_step"
         if not (good or (rec.get("class") == "no_tool" and rec.get("kind") == "irrelevant")):
             continue
         qid = f"{category}_{len(questions)}"

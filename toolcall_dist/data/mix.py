@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from .bfcl_format import bfcl_function, bfcl_ground_truth, to_bfcl
 from .corrupt import CORRUPTIONS
 from .gates import Gate
+from .multistep import KIND as STEP_KIND
 from .negatives import ARITHMETIC_DOMAINS
 from .synthetic import (
     NO_TOOL_KINDS,
@@ -125,16 +126,20 @@ def _feasible_no_tool(kind_w: dict[str, float], specs: list) -> dict[str, float]
 
 
 def _bad_kinds(shape_w: dict[str, float]) -> dict[str, float]:
-    # a dropped parallel call needs a multi-call shape to exist in the mix
+    # a dropped parallel call needs a multi-call shape to exist in the mix; a step pair needs multi-step conversations
     multi = shape_w["parallel"] + shape_w["parallel_multiple"] > 0
-    return {k: w for k, w in BAD_KIND_MIX.items() if multi or k != "missing_parallel_call"}
+    kinds = {k: w for k, w in BAD_KIND_MIX.items() if multi or k != "missing_parallel_call"}
+    return {**kinds, STEP_KIND: 1.0} if shape_w.get("multi_step", 0) > 0 else kinds
 
 
 def _bad_maker(rng: random.Random, reference_date: str, shape_w: dict[str, float], specs: list | None = None
                ) -> Callable[[str], dict | None]:
     """Maker of one bad pair of a given corruption kind on a good conversation of a weighted-random shape."""
     def make(kind: str) -> dict | None:
-        w = {s: v for s, v in shape_w.items() if kind != "missing_parallel_call" or s.startswith("parallel")}
+        w = {s: v for s, v in shape_w.items() if s != "multi_step"
+             and (kind != "missing_parallel_call" or s.startswith("parallel"))}
+        if kind == STEP_KIND or not any(w.values()):  # a mix of multi-step conversations only
+            return make_bad(rng, reference_date, "multi_step", kinds=[STEP_KIND], specs=specs)
         shape = rng.choices(list(w), weights=list(w.values()))[0]
         return make_bad(rng, reference_date, shape, kinds=[kind], specs=specs)
     return make

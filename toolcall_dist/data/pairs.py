@@ -15,7 +15,8 @@ from .tools import SPEC_BY_NAME
 
 FORMAT_KINDS = ("call_over_prose", "call_over_clarification")
 RELEVANCE_KINDS = ("prose_over_call",)
-PAIR_KINDS = {"bad": "precision", "call_over_prose": "format", "call_over_clarification": "format",
+PAIR_KINDS = {"bad": "precision", "ignored_result": "precision",  # ignored_result: data/multistep.py
+              "call_over_prose": "format", "call_over_clarification": "format",
               "prose_over_call": "relevance"}
 
 _CLARIFY = ("Sure! Before I do that, could you tell me the {label}?", "Which {label} do you mean?",

@@ -19,13 +19,15 @@ import random
 
 from . import phrasing
 from .corrupt import corrupt
+from .multistep import KIND as STEP_KIND
+from .multistep import make_multi_step, step_pair
 from .negatives import ARITHMETIC_DOMAINS, arithmetic_turn, followup_turn
 from .pairs import PAIR_KINDS, clarification, fake_arguments, narration
 from .tools import SPEC_BY_NAME, SPECS, copy_json, get_spec, related, specs_in_domain
 from .toolspec import ToolSpec
 from .vocab import weekday_name
 
-SHAPES = ("simple", "multiple", "parallel", "parallel_multiple")
+SHAPES = ("simple", "multiple", "parallel", "parallel_multiple", "multi_step")
 NO_TOOL_KINDS = ("chitchat", "knowledge", "arithmetic", "irrelevant", "followup")
 WHEN_KINDS = ("call_over_prose", "call_over_clarification", "prose_over_call")
 SYNTHETIC = "synthetic"
@@ -120,14 +122,26 @@ def _distractors(rng: random.Random, avoid: list[ToolSpec], k: int, specs: list[
     return out + rng.sample(rest, min(len(rest), max(0, k - len(out))))
 
 
-def make_good(rng: random.Random, reference_date: str, shape: str, specs: list[ToolSpec] | None = None) -> dict:
+def make_good(rng: random.Random, reference_date: str, shape: str, specs: list[ToolSpec] | None = None
+              ) -> dict | None:
     """One good conversation of ``shape``: system, user, assistant calls, tool results, final answer.
 
-    ``specs`` restricts the tools it calls and offers (default: the whole library)."""
+    ``specs`` restricts the tools it calls and offers (default: the whole library). ``multi_step``: two calls, the
+    second using a value of the first's result (``multistep``); ``None`` when the drawn tools have no such link."""
     specs = specs or SPECS
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}; known: {SHAPES}")
     ref = parse_reference_date(reference_date)
+    if shape == "multi_step":
+        built = make_multi_step(rng, reference_date, specs, [system_message(reference_date)], _request,
+                                call_message, _JSON)
+        if built is None:
+            return None
+        offered = built["offered"] + (_distractors(rng, built["offered"], 1, specs) if rng.random() < 0.5 else [])
+        rng.shuffle(offered)
+        rec = {"class": "good", "shape": shape, "source": SYNTHETIC, "tools": [s.schema for s in offered],
+               "messages": built["messages"], "link": built["link"]}
+        return {"id": _rid("good", rec), **rec}
     if shape in ("simple", "multiple"):
         spec = rng.choice(specs)
         args, text = _request(rng, spec, ref)
@@ -243,8 +257,24 @@ def bad_from_good(good: dict, rng: random.Random, kinds: list[str] | None = None
 def make_bad(rng: random.Random, reference_date: str, shape: str, kinds: list[str] | None = None,
              specs: list[ToolSpec] | None = None) -> dict | None:
     """A fresh good conversation of ``shape`` turned into a chosen/rejected call pair (tools from ``specs``)."""
+    if kinds == [STEP_KIND]:
+        return make_step_pair(rng, reference_date, specs)
     good = make_good(rng, reference_date, shape, specs)
+    if good is None:
+        return None
     return bad_from_good(good, rng, kinds, allowed=None if specs is None else {s.name for s in specs})
+
+
+def make_step_pair(rng: random.Random, reference_date: str, specs: list[ToolSpec] | None = None) -> dict | None:
+    """A DPO pair at the second step of a fresh multi-step conversation: the call that uses the first result's value
+    beats the same call with another value (``multistep.step_pair``)."""
+    good = make_good(rng, reference_date, "multi_step", specs)
+    pair = None if good is None else step_pair(good, rng, reference_date, SPEC_BY_NAME)
+    if pair is None:
+        return None
+    rec = {"class": "bad", "kind": STEP_KIND, "pair_kind": PAIR_KINDS[STEP_KIND], "source": SYNTHETIC,
+           "tools": list(good["tools"]), **pair}
+    return {"id": _rid("bad", rec), **rec}
 
 
 def _spurious_call(record: dict, rng: random.Random, reference_date: str) -> dict | None:

@@ -27,6 +27,8 @@ class ShapesConfig:
     multiple: float = 0.3
     parallel: float = 0.15
     parallel_multiple: float = 0.2
+    # two calls across user turns, the second using a value of the first's result (plus ignored_result DPO pairs)
+    multi_step: float = 0.0
 
     def __post_init__(self) -> None:
         check_weights(self, "data.shapes")
