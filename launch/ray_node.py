@@ -5,6 +5,7 @@
 on this node (two Ray nodes may share a machine: a test cluster, or two jobs on one big node), the dashboard and job
 server bound to the node's internal address, and a temp dir of its own;
 ``... wait --address IP:P --nodes N --timeout S`` returns once N nodes are alive, or fails naming how many joined.
+With ``--term-notice FILE`` a node outlives the SIGTERM Slurm sends on preemption (``start``).
 """
 
 from __future__ import annotations
@@ -54,10 +55,36 @@ def ray_start_args(role: str, ip: str, num_cpus: int, num_gpus: int, temp_dir: s
 STARTUP_S = 180  # a `ray start` that fails within this long failed to start (rather than dying later)
 
 
+def spawn_shielded(cmd: list[str]) -> subprocess.Popen:
+    """Start ``cmd`` with SIGTERM blocked: it and every process it starts (raylet, agents, Ray workers: a blocked
+    signal stays blocked across fork and exec) keep running through a SIGTERM sent to all of them. SIGKILL still
+    stops them, as do the other signals."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        return subprocess.Popen(cmd)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def write_notice(path: str, signum: int) -> None:
+    """Record that this node was told to stop: the batch script's driver supervisor (``launch.driver``) reads it."""
+    notice = {"host": socket.gethostname(), "pid": os.getpid(), "signal": signal.Signals(signum).name,
+              "at": time.time()}
+    tmp = Path(f"{path}.{socket.gethostname()}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(notice))
+    os.replace(tmp, path)
+
+
 def start(args) -> None:
-    """Run ``ray start --block`` for this node until it is told to stop (TERM/INT, forwarded to it). A worker node
-    whose start fails is started again, up to ``--attempts`` times: on a loaded machine a raylet can miss Ray's fixed
-    30 s registration deadline."""
+    """Run ``ray start --block`` for this node until it is told to stop (INT, or TERM without ``--term-notice``,
+    forwarded to it). A worker node whose start fails is started again, up to ``--attempts`` times: on a loaded
+    machine a raylet can miss Ray's fixed 30 s registration deadline.
+
+    With ``--term-notice FILE`` a SIGTERM does not stop the node: Slurm sends one to every process of every job step
+    the moment it preempts the job, and a Ray node that stopped then would take the training down before the driver
+    could checkpoint. Instead the node writes FILE (on the filesystem the job shares) and runs on, its Ray processes
+    shielded from SIGTERM (``spawn_shielded``), until the job stops it after the checkpoint (the batch script's
+    cleanup, through srun) or Slurm's grace time ends with SIGKILL."""
     ray_bin = str(Path(sys.executable).with_name("ray"))
     state = {"child": None, "stopping": False}
 
@@ -66,7 +93,12 @@ def start(args) -> None:
         if state["child"] is not None:
             state["child"].send_signal(signum)
 
-    signal.signal(signal.SIGTERM, forward)
+    def notice(signum, frame):
+        write_notice(args.term_notice, signum)
+        print(f"[ray_node] {socket.gethostname()}: SIGTERM (Slurm preempting the job?); this Ray node keeps "
+              f"running until the job stops it; notice written to {args.term_notice}", flush=True)
+
+    signal.signal(signal.SIGTERM, notice if args.term_notice else forward)
     signal.signal(signal.SIGINT, forward)
     rc = 1
     for attempt in range(1, args.attempts + 1):
@@ -76,8 +108,9 @@ def start(args) -> None:
                                   port=args.port, address=args.address, dashboard_port=args.dashboard_port)
         print(f"[ray_node] {socket.gethostname()} attempt {attempt}: ray {' '.join(ray_args)}", flush=True)
         t0 = time.time()
-        state["child"] = subprocess.Popen([ray_bin, *ray_args])
-        rc = state["child"].wait()
+        cmd = [ray_bin, *ray_args]
+        state["child"] = spawn_shielded(cmd) if args.term_notice else subprocess.Popen(cmd)
+        rc = state["child"].wait()  # a handler that returns does not end the wait (PEP 475)
         if rc == 0 or state["stopping"] or time.time() - t0 > STARTUP_S:
             break
         print(f"[ray_node] ray start exited with {rc} while starting; trying again", flush=True)
@@ -133,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--num-gpus", type=int, default=0)
     p.add_argument("--temp-root", default="/tmp")
     p.add_argument("--attempts", type=int, default=1, help="start attempts of a node whose start fails")
+    p.add_argument("--term-notice", help="on SIGTERM write this file and keep the node running (see start())")
     sub = p.add_subparsers(dest="role", required=True)
     sub.add_parser("ip")
     sub.add_parser("port")

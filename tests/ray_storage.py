@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 
 
-def registered_steps(storage: Path) -> list[int]:
-    """Global steps of the checkpoints Ray registered under ``storage/<run>/`` (oldest first)."""
+def registered_steps(storage: Path, run: str = "*") -> list[int]:
+    """Global steps of the checkpoints Ray registered under ``storage/<run>/`` (oldest first; every run's unless
+    ``run`` names one)."""
     steps = []
-    for snapshot in storage.glob("*/checkpoint_manager_snapshot.json"):
+    for snapshot in storage.glob(f"{run}/checkpoint_manager_snapshot.json"):
         try:
             state = json.loads(snapshot.read_text())
         except (json.JSONDecodeError, OSError):  # being rewritten right now

@@ -6,8 +6,11 @@ land under ``<output_dir>/wandb`` and are uploaded later with ``wandb sync <dir>
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def is_rank_zero() -> bool:
@@ -46,9 +49,49 @@ def start_run(tracking: dict, *, stage: str, name: str, group: str, config: dict
 
 
 def finish_run(run: Any | None) -> None:
-    """Flush and close ``run``: without it an offline run file written from a Ray worker stays empty."""
+    """Flush and close ``run``: without it an offline run file written from a Ray worker stays empty. A W&B service
+    that is gone (see ``training_callback``) costs a warning, not the stage."""
     if run is not None:
-        run.finish()
+        try:
+            run.finish()
+        except Exception as e:  # noqa: BLE001 (whatever the dead service raises; the stage's own files are intact)
+            log.warning("W&B could not finish its run (%s: %s)", type(e).__name__, e)
+
+
+def training_callback():
+    """Transformers' ``WandbCallback``, except that a W&B failure mid-training ends W&B logging with one warning
+    instead of ending the training. The case that needs it: Slurm preempts a job by sending SIGTERM to every process
+    of its steps, and W&B's service process (``wandb-core``) exits on it even when the signal is blocked (Go's
+    runtime unblocks signals it handles), so the worker's next ``wandb.log`` raises while the training still has a
+    checkpoint to save. The stage's ``trainer/steps.jsonl`` (``train/progress.py``) keeps every step regardless."""
+    from transformers.integrations import WandbCallback
+
+    class GuardedWandb(WandbCallback):
+        failed = False
+
+        def _guarded(self, hook: str, *args, **kwargs):
+            if self.failed:
+                return None
+            try:
+                return getattr(super(), hook)(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 (any failure of the W&B client or service)
+                self.failed = True
+                log.warning("W&B stopped accepting logs (%s: %s): training goes on without W&B", type(e).__name__, e)
+                return None
+
+        def on_train_begin(self, *args, **kwargs):
+            return self._guarded("on_train_begin", *args, **kwargs)
+
+        def on_log(self, *args, **kwargs):
+            return self._guarded("on_log", *args, **kwargs)
+
+        def on_save(self, *args, **kwargs):
+            return self._guarded("on_save", *args, **kwargs)
+
+        def on_train_end(self, *args, **kwargs):
+            return self._guarded("on_train_end", *args, **kwargs)
+
+    return GuardedWandb()
 
 
 def read_offline_run(run_dir: str) -> dict:

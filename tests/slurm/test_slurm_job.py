@@ -201,15 +201,16 @@ def _until_run(cluster, job_id: str, out: Path, n: int, storage: Path, newest: i
 def test_time_limit_signal_and_preemption_requeue_and_resume(slurm_cluster, two_node_run, tmp_path):
     """One SFT job interrupted twice. First the time-limit path: USR1 to the batch shell (what --signal=B:USR1@N
     sends), a checkpoint at once, exit 75, requeue. Then real preemption: a job in the higher-priority partition needs
-    the nodes, Slurm SIGTERMs the job's steps (the Ray nodes), the script sees the job's PreemptTime and requeues it,
-    and the rerun resumes from the newest periodic checkpoint. Each resume repeats at most one checkpoint interval."""
+    the nodes and Slurm SIGTERMs the job's steps (the Ray nodes), which run on and leave a notice; the driver
+    checkpoints at the next step boundary within the grace time, and the job is requeued. Neither resume repeats a
+    step: each step's loss is logged exactly once across the three runs."""
     every = 8
     out, stages = tmp_path / "out", tmp_path / "stages"
     # Same data and base as the first job (reused from its stages), another seed so SFT itself runs again, three
     # epochs so there is training left to interrupt twice.
     job_id, _ = launch(slurm_cluster, "+exp=quickstart", *ALLOCATION, "name=preempt", f"output_dir={out}",
                        f"stages_dir={stages}", f"prebuilt_stages_dir={two_node_run['stages']}", "seed=1",
-                       "stages=[sft]", f"{CHECKPOINT_EVERY}={every}", *TINY, "sft.epochs=3")
+                       "stages=[sft]", f"{CHECKPOINT_EVERY}={every}", *TINY, "sft.epochs=3", "sft.logging_steps=1")
     storage = stages / "ray"  # Ray storage defaults to <stages_dir>/ray
     wait_job(slurm_cluster, job_id, 900, until=lambda j: j["JobState"] in TERMINAL or registered_steps(storage))
     assert registered_steps(storage), batch_log(out, job_id)[-3000:]
@@ -223,6 +224,7 @@ def test_time_limit_signal_and_preemption_requeue_and_resume(slurm_cluster, two_
     first_resume = _rank0(stages).get("resumed_from_step")
     # The newest checkpoint Ray has registered: one still being uploaded when the nodes die is not resumed from.
     preempted_at = max(registered_steps(storage))
+    step_before = _progress_step(stages)  # the step training had reached when the preempting job was submitted
     # Every CPU of both nodes: it can only start by preempting the training job.
     urgent = slurm_cluster.run(["sbatch", "--parsable", "--partition=urgent", "--nodes=2", "--ntasks-per-node=1",
                                 f"--cpus-per-task={slurm_cluster.cpus}", f"--output={tmp_path}/urgent-%j.out",
@@ -234,13 +236,33 @@ def test_time_limit_signal_and_preemption_requeue_and_resume(slurm_cluster, two_
     log = batch_log(out, job_id)
     assert job["JobState"] == "COMPLETED", (job, log[-3000:])
     assert int(job["Restarts"]) >= 2
-    assert "received SIGUSR1" in log and "driver exited with 75" in log
-    assert "preempted by Slurm at" in log and log.count("requeueing job") == 2
+    assert "received SIGUSR1" in log and log.count("driver exited with 75") == 2
+    assert "[toolcall] Slurm is preempting the job: its Ray nodes got SIGTERM" in log
+    assert "did not finish" not in log and "preempted by Slurm at" not in log  # the save made the deadline
+    assert log.count("requeueing job") == 2
     assert first_resume is not None and signalled_at <= first_resume and newest - first_resume <= every
     info = json.loads(Path(glob.glob(f"{stages}/sft-*/done.json")[0]).read_text())
     resumed = info["resumed_from_step"]
-    assert resumed is not None and preempted_at <= resumed and newest2 - resumed <= every, (preempted_at, resumed)
+    # The checkpoint was written when the signal came, not at the periodic checkpoint before it, and the resumed
+    # run starts at exactly that step (newest2: the newest checkpoint saved before the third run started).
+    assert resumed is not None and max(preempted_at, step_before) <= resumed == newest2, \
+        (preempted_at, step_before, resumed, newest2)
     # Three epochs of the first job's one-epoch run, none lost or doubled by the interruptions.
     first = json.loads(Path(glob.glob(f"{two_node_run['stages']}/sft-*/done.json")[0]).read_text())
     assert info["global_step"] == 3 * first["global_step"]
     assert resumed < info["global_step"]  # the interruption really was mid-training
+    assert _logged_steps(stages) == list(range(1, info["global_step"] + 1))  # every step logged once
+
+
+def _progress_step(stages: Path) -> int:
+    files = glob.glob(f"{stages}/sft-*/trainer/progress.json")
+    return json.loads(Path(files[0]).read_text())["step"] if files else 0
+
+
+def _logged_steps(stages: Path) -> list[int]:
+    """The optimizer steps whose training loss was logged, over every run of the job: the SFT stage's
+    ``trainer/steps.jsonl``, which each run appends to."""
+    (path,) = glob.glob(f"{stages}/sft-*/trainer/steps.jsonl")
+    records = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    assert len({r["pid"] for r in records}) == 3  # three runs' rank-0 workers wrote it
+    return sorted(r["step"] for r in records)

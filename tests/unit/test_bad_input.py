@@ -424,6 +424,7 @@ CONFIG_CASES = {
     "cluster.num_workers=0": "cluster.num_workers",
     "cluster.num_workers=two": "cluster.num_workers",
     "cluster.connect_timeout_s=0": "cluster.connect_timeout_s",
+    "cluster.node_wait_s=-1": "cluster.node_wait_s",
     "cluster.poll_interval_s=0": "cluster.poll_interval_s",
     "tracking.mode=loud": "tracking.mode",
     "eval.categories=[nope]": "eval.categories",

@@ -16,6 +16,7 @@ from launch.experiment import LaunchError, parse_options, split_args
 
 pytestmark = pytest.mark.unit
 
+PROJECT = Path(__file__).resolve().parents[2]
 EVIL = "name='x; touch {p}' && touch {p} $(touch {p}) `touch {p}`"
 
 
@@ -109,14 +110,21 @@ def test_ray_entrypoint_passes_an_evil_override_as_one_argument_through_a_shell(
 
 
 def test_sbatch_script_hands_an_evil_override_to_the_driver_unchanged(tmp_path):
-    """The template's driver line, run by bash with the overrides as "$@" (as sbatch runs the script)."""
+    """The template's driver line, run by bash with the overrides as "$@" (as sbatch runs the script): the real
+    ``launch.driver`` supervisor starts the driver, a stand-in that prints the arguments it received."""
     evil = EVIL.format(p=tmp_path / "pwned")
     lines = launcher.TEMPLATE.read_text().splitlines()
-    line = next(ln for ln in lines if ln.strip().startswith('"$PY" -m toolcall_dist'))
-    script = f'PY={shlex.quote(str(_argv_dump(tmp_path)))}\n{line.strip().removesuffix("&")}\n'
+    line = next(ln for ln in lines if ln.strip().startswith('"$PY" -m launch.driver'))
+    # PY runs launch.driver for real and, for the driver itself, the stand-in.
+    py = tmp_path / "py"
+    py.write_text(f'#!/bin/sh\nif [ "$2" = launch.driver ]; then exec {shlex.quote(sys.executable)} "$@"; fi\n'
+                  f'shift 2\nexec {shlex.quote(str(_argv_dump(tmp_path)))} "$@"\n')
+    py.chmod(0o755)
+    script = (f"cd {shlex.quote(str(PROJECT))}\nPY={shlex.quote(str(py))}\nNOTICE={shlex.quote(str(tmp_path / 'n'))}\n"
+              f"{line.strip().removesuffix('&')}\n")
     out = subprocess.run(["bash", "-c", script, "toolcall.sbatch", "+exp=quickstart", evil], capture_output=True,
                          text=True, check=True).stdout
-    assert json.loads(out) == ["-m", "toolcall_dist", "+exp=quickstart", evil]
+    assert json.loads(out) == ["+exp=quickstart", evil]
     assert not (tmp_path / "pwned").exists()
 
 

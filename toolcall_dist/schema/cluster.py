@@ -26,6 +26,10 @@ class ClusterConfig:
     # finished or failed worker group is noticed after at most this long; at 2 s a fit() returned ~4 s after its
     # last step, at 0.25 s under 1 s (benchmarks/train_throughput.py).
     poll_interval_s: float = 0.25
+    # Seconds a training stage waits for Ray nodes when the alive ones could not hold its workers even if idle (a
+    # node was lost and not replaced); then it fails naming the missing resources. A busy cluster does not count:
+    # its trainings queue without limit (train/node_wait.py).
+    node_wait_s: float = 300.0
 
     def __post_init__(self) -> None:
         check(self.num_workers >= 1, "cluster.num_workers", f"must be >= 1, got {self.num_workers}")
@@ -34,6 +38,8 @@ class ClusterConfig:
               f"must be a finite number > 0, got {self.connect_timeout_s}")
         check(math.isfinite(self.poll_interval_s) and self.poll_interval_s > 0, "cluster.poll_interval_s",
               f"must be a finite number > 0, got {self.poll_interval_s}")
+        check(math.isfinite(self.node_wait_s) and self.node_wait_s >= 0, "cluster.node_wait_s",
+              f"must be a finite number >= 0, got {self.node_wait_s}")
         check(self.checkpoint_steps >= 0, "cluster.checkpoint_steps", f"must be >= 0, got {self.checkpoint_steps}")
         check(self.num_to_keep >= 1, "cluster.num_to_keep", f"must be >= 1, got {self.num_to_keep}")
         check(self.max_failures >= -1, "cluster.max_failures", "must be >= 0, or -1 for unlimited")

@@ -1,7 +1,8 @@
 """Training progress from the rank-0 worker to the driver's console, through a small file in the trainer directory.
 
 ``Progress`` (a TrainerCallback body, rank 0 only) rewrites ``progress.json`` at every optimizer step: the step, the
-total, and the last logged loss and token count. ``Watcher`` (a thread in the driver, around ``fit()``) reads it and
+total, and the last logged loss and token count. It also appends each logged training loss to ``steps.jsonl``, which
+no attempt, restart or resumed run truncates: the stage's record of which steps ran how often. ``Watcher`` (a thread in the driver, around ``fit()``) reads it and
 logs a progress record (``extra={"progress": ...}``, see ``console.py``) whenever the step moved, with tokens/s and
 the ETA measured from its own first reading, so a resumed run's rate is its own.
 """
@@ -19,13 +20,21 @@ FILE = "progress.json"
 log = logging.getLogger(__name__)
 
 
+STEPS = "steps.jsonl"
+
+
 class Progress:
     def __init__(self, path: Path):
         self.path, self.loss, self.tokens, self.tokens_at = path, None, None, None
+        self.steps = path.with_name(STEPS)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
         self.loss = logs.get("loss", self.loss)
+        if "loss" in logs:  # a training step's record, appended by every attempt and every resumed run of the stage
+            with self.steps.open("a") as f:
+                f.write(json.dumps({"step": state.global_step, "loss": logs["loss"], "pid": os.getpid(),
+                                    "at": time.time()}) + "\n")
         if "num_tokens" in logs:
             self.tokens, self.tokens_at = logs["num_tokens"], time.time()
 

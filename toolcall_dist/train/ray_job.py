@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from toolcall_dist import atomic, preempt
-from toolcall_dist.train import progress
+from toolcall_dist.train import node_wait, progress
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,18 @@ def fit(stage: str, c: dict) -> dict:
     Returns ``{"metrics", "global_step", "resumed_from_step", "workers", "timing"}`` as rank 0 wrote them. Raises
     ``preempt.Preempted`` when a stop was requested and the workers stopped at a checkpoint instead of finishing.
     """
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train import CheckpointConfig, ControllerError, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
+    from ray.train.v2._internal.execution.callback import ControllerCallback
 
     called_at = time.time()  # a busy cluster shows as the wait from here to the workers' start
     cl = c["cluster"]
     stop_file = Path(c["trainer_dir"]) / preempt.STOP_FILE
     stop_file.parent.mkdir(parents=True, exist_ok=True)
     os.environ[POLL_ENV] = str(cl["poll_interval_s"])  # read by fit(), on a local cluster or a joined one
+    per_worker = {"CPU": float(cl["cpus_per_worker"]), **({"GPU": 1.0} if cl["use_gpu"] else {})}
+    nodes = type("NodeWaitCallback", (node_wait.NodeWait, ControllerCallback), {})(
+        stage, per_worker, cl["placement_strategy"], cl["node_wait_s"])
     trainer = TorchTrainer(
         _worker_loop,
         train_loop_config={**c, "stage": stage},
@@ -59,12 +63,17 @@ def fit(stage: str, c: dict) -> dict:
                                      placement_strategy=cl["placement_strategy"]),
         run_config=RunConfig(name=c["run_name"], storage_path=c["storage_path"],
                              failure_config=FailureConfig(max_failures=cl["max_failures"]),
-                             checkpoint_config=CheckpointConfig(num_to_keep=cl["num_to_keep"])),
+                             checkpoint_config=CheckpointConfig(num_to_keep=cl["num_to_keep"]),
+                             callbacks=[nodes]),
     )
     preempt.watch(stop_file)
     try:
         with progress.Watcher(stop_file.parent / progress.FILE, stage):  # the console's progress line
             trainer.fit()  # raises ray.train's error if the workers failed beyond cluster.max_failures
+    except ControllerError as e:
+        if isinstance(e.controller_failure, node_wait.NodesMissing):
+            raise node_wait.NodesMissing(str(e.controller_failure)) from None
+        raise
     finally:
         preempt.unwatch(stop_file)
     out = Path(c["model_out"])
@@ -73,7 +82,11 @@ def fit(stage: str, c: dict) -> dict:
             raise preempt.Preempted(f"{stage} stopped at a checkpoint in {c['storage_path']}/{c['run_name']}")
         raise RuntimeError(f"{stage}: the workers returned without writing {out / 'run_info.json'}")
     info = json.loads((out / "run_info.json").read_text())
-    info["timing"]["fit_called_at"] = called_at
+    t = info["timing"]
+    # Ray Train's own start-up (seconds) plus any wait for the cluster's resources (a busy cluster, a lost node).
+    t["fit_called_at"], t["fit_to_workers_s"] = called_at, t["worker_start_at"] - called_at
+    log.info("[%s] workers started %.0f s after fit() (Ray Train's start-up and any wait for resources)", stage,
+             t["fit_to_workers_s"])
     return info
 
 
@@ -178,7 +191,6 @@ def _worker_loop(c: dict) -> None:
 
     run = tracking.start_run(c["tracking"], stage=stage, name=c["name"], group=c["group"], config=c["resolved"],
                              wandb_dir=c["wandb_dir"]) if rank == 0 else None
-    report_to = ["wandb"] if run is not None else []
     module = importlib.import_module(f"toolcall_dist.train.{stage}")
     # Each worker checkpoints into its own directory (its ZeRO shards, its RNG state); Ray merges them in storage.
     # Local checkpoints left by an earlier attempt (killed after saving, before Ray registered them) are removed:
@@ -186,9 +198,11 @@ def _worker_loop(c: dict) -> None:
     local_dir = Path(c["trainer_dir"]) / f"rank{rank}"
     shutil.rmtree(local_dir, ignore_errors=True)
     local = {**c, "trainer_dir": str(local_dir)}
-    trainer = module.build_trainer(local, ds_config, accum, report_to)
+    trainer = module.build_trainer(local, ds_config, accum, [])
     built_at = time.time()
     stop, timer, files, callbacks = _callbacks(Path(c["trainer_dir"]), rank)
+    if run is not None:  # W&B through transformers' callback, made to survive a W&B failure (tracking.py)
+        callbacks.append(tracking.training_callback())
     for cb in callbacks:
         trainer.add_callback(cb)
 
