@@ -52,6 +52,18 @@ def _data_key(d: dict) -> dict:
     return d
 
 
+# DPO options added after DPO stages were first cached, with the values those stages trained with: at these values
+# they stay out of the key (gradient checkpointing recomputes the same activations, so false and TRL's former
+# default, true, train the same updates).
+DPO_KEY_DEFAULTS = {"sampling": "random", "gradient_checkpointing": False}
+
+
+def _dpo_key(d: dict) -> dict:
+    """The DPO config as the DPO stage's key: without ``pairs`` (the caller adds them when mined pairs are used) and
+    without the later options at their defaults, so DPO stages cached before them keep their keys."""
+    return {k: v for k, v in d.items() if k != "pairs" and not (k in DPO_KEY_DEFAULTS and v == DPO_KEY_DEFAULTS[k])}
+
+
 def stage_key(stage: str, *parts: Any) -> str:
     blob = json.dumps([stage, STAGE_VERSIONS[stage], *parts], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -130,7 +142,7 @@ def plan_stages(r: dict, root: Path, prebuilt: Path | None = None) -> tuple[dict
     mine_parts = [data.key, sft.key, mine_cfg, r["eval"]["decode"], r["seed"], *_dtype_part(r)]
     mine = Stage(root, "mine", stage_key("mine", *mine_parts))
     mined = r["dpo"]["pairs"]["mined"] > 0
-    dpo_parts = [data.key, sft.key, {k: v for k, v in r["dpo"].items() if k != "pairs"}, *train_common]
+    dpo_parts = [data.key, sft.key, _dpo_key(r["dpo"]), *train_common]
     if mined:  # a synthetic-only mix uses those pairs whole: its DPO stages keep the keys they had before mining
         dpo_parts += [r["dpo"]["pairs"], mine.key]
     dpo = Stage(root, "dpo", stage_key("dpo", *dpo_parts))

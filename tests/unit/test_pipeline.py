@@ -102,3 +102,15 @@ def test_eval_of_a_local_model_dir_on_real_bfcl_data(tmp_path, compose):
     bfcl = result.scores["base"]["bfcl"]
     assert bfcl["prompt"] == "bfcl" and bfcl["decode"]["entries"] == 6
     assert cats["irrelevance"]["correct"] == sum(r["correct"] for r in rows[3:])
+
+
+def test_dpo_stage_key_keeps_its_old_form_until_a_later_option_leaves_its_default(compose):
+    """``dpo.sampling`` and ``dpo.gradient_checkpointing`` came after DPO stages were cached: at their defaults
+    (the way those stages trained) the key is the one without them; any other value makes a new key."""
+    cfg = compose(["+exp=smollm2_dpo"])
+    d = dict(cfg.dpo)
+    old_form = {k: v for k, v in d.items() if k not in ("pairs", "sampling", "gradient_checkpointing")}
+    assert pipeline.stage_key("dpo", pipeline._dpo_key(d)) == pipeline.stage_key("dpo", old_form)
+    for key, value in (("sampling", "sequential"), ("gradient_checkpointing", True)):
+        assert pipeline.stage_key("dpo", pipeline._dpo_key({**d, key: value})) != pipeline.stage_key("dpo", old_form)
+    assert pipeline._dpo_key({**d, "pairs": {"mined": 1}}) == pipeline._dpo_key(d)  # pairs join only when mined
