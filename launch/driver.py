@@ -78,8 +78,8 @@ def supervise(cmd: list[str], notice: Path, margin: float, fallback_s: float, jo
                     if end:
                         deadline = min(deadline, end - margin)
                 if time.time() >= deadline:
-                    say(f"the checkpoint did not finish before the preempted job's deadline: stopping the driver; "
-                        f"the rerun resumes from the newest checkpoint Ray registered")
+                    say("the checkpoint did not finish before the preempted job's deadline: stopping the driver; "
+                        "the rerun resumes from the newest checkpoint Ray registered")
                     child.kill()
                     child.wait()
                     return EXIT_PREEMPTED

@@ -124,11 +124,14 @@ def cluster():
 @pytest.fixture(scope="module")
 def reference(cluster, tmp_path_factory, compose):
     """An uninterrupted SFT run across both nodes (its stages dir is the later runs' starting point)."""
+    import ray
+
     from toolcall_dist import pipeline
 
     root = tmp_path_factory.mktemp("two_nodes")
-    nodes = {n["NodeID"] for n in __import__("ray").nodes() if n["Alive"]}
-    cfg = compose([*SMALL, f"output_dir={root}/out", f"stages_dir={root}/stages", f"cluster.address={cluster.address}"])
+    nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    cfg = compose([*SMALL, f"output_dir={root}/out", f"stages_dir={root}/stages",
+                   f"cluster.address={cluster.address}"])
     return pipeline.run(cfg), nodes, root  # joins the running cluster (ray is already initialised on it)
 
 

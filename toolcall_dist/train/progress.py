@@ -2,9 +2,10 @@
 
 ``Progress`` (a TrainerCallback body, rank 0 only) rewrites ``progress.json`` at every optimizer step: the step, the
 total, and the last logged loss and token count. It also appends each logged training loss to ``steps.jsonl``, which
-no attempt, restart or resumed run truncates: the stage's record of which steps ran how often. ``Watcher`` (a thread in the driver, around ``fit()``) reads it and
-logs a progress record (``extra={"progress": ...}``, see ``console.py``) whenever the step moved, with tokens/s and
-the ETA measured from its own first reading, so a resumed run's rate is its own.
+no attempt, restart or resumed run truncates: the stage's record of which steps ran how often. ``Watcher`` (a
+thread in the driver, around ``fit()``) reads ``progress.json`` and logs a progress record
+(``extra={"progress": ...}``, see ``console.py``) whenever the step moved, with tokens/s and the ETA measured from its
+own first reading, so a resumed run's rate is its own.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ import time
 from pathlib import Path
 
 FILE = "progress.json"
-log = logging.getLogger(__name__)
-
-
 STEPS = "steps.jsonl"
+log = logging.getLogger(__name__)
 
 
 class Progress:

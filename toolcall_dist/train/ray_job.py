@@ -198,7 +198,7 @@ def _worker_loop(c: dict) -> None:
     local_dir = Path(c["trainer_dir"]) / f"rank{rank}"
     shutil.rmtree(local_dir, ignore_errors=True)
     local = {**c, "trainer_dir": str(local_dir)}
-    trainer = module.build_trainer(local, ds_config, accum, [])
+    trainer = module.build_trainer(local, ds_config, accum, [])  # report_to: none; W&B joins as a callback below
     built_at = time.time()
     stop, timer, files, callbacks = _callbacks(Path(c["trainer_dir"]), rank)
     if run is not None:  # W&B through transformers' callback, made to survive a W&B failure (tracking.py)
