@@ -39,7 +39,7 @@ def fits(nodes: list[dict[str, float]], per_worker: dict[str, float], num_worker
 
 
 def describe(nodes: list[dict[str, float]], per_worker: dict[str, float]) -> str:
-    """The alive nodes' totals of the resources a worker needs, e.g. ``1 node: CPU 1``."""
+    """The alive nodes' totals of the resources a worker needs, e.g. ``1 alive node: CPU 1``."""
     totals = {r: sum(n.get(r, 0.0) for n in nodes) for r in per_worker}
     held = ", ".join(f"{r} {v:g}" for r, v in totals.items())
     return f"{len(nodes)} alive node{'s' if len(nodes) != 1 else ''}: {held or 'nothing'}"
