@@ -159,15 +159,20 @@ def _added_ids(prep: dict) -> list[int]:
 
 
 def _head_loss(model, ids, mask, labels):
-    """Next-token cross-entropy with the LM head applied only where a label is (as TRL's fused head does): the
-    full-vocabulary logits of every position would cost more than the rest of a LoRA step."""
+    """Next-token cross-entropy with the LM head applied only where a label is, its logits computed in fp32 from fp32
+    copies of the hidden states and the head's weight, as TRL's fused head does (``trl/kernels/chunked_logprob.py``
+    ``_addmm_fp32``: bf16 logits bias training). The full-vocabulary logits of every position would cost more than
+    the rest of a LoRA step."""
+    import torch
     import torch.nn.functional as F
 
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model
     hidden = causal.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
     target = labels[:, 1:]
     keep = target != -100
-    return F.cross_entropy(causal.lm_head(hidden[keep]).float(), target[keep])
+    with torch.autocast("cpu", enabled=False):
+        logits = F.linear(hidden[keep].float(), causal.lm_head.weight.float())
+    return F.cross_entropy(logits, target[keep])
 
 
 def _sft_plain(args, work: Path, lora: bool) -> dict:
