@@ -24,7 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_PREEMPTED = 75  # as toolcall_dist.preempt.EXIT_PREEMPTED (launch/ does not import the package's modules)
+from toolcall_dist.preempt import EXIT_PREEMPTED  # "checkpointed, run me again": the sbatch script requeues on it
+
 FORWARDED = (signal.SIGUSR1, signal.SIGTERM)
 
 

@@ -44,24 +44,26 @@ class RunResult:
     table: str = ""
 
 
+def _legacy_form(d: dict, defaults: dict) -> dict:
+    """``d`` without the options added after its stage was first cached wherever they hold ``defaults``, the values
+    the older stages ran with: those stages keep their keys, and any other value makes a new one."""
+    return {k: v for k, v in d.items() if not (k in defaults and v == defaults[k])}
+
+
 def _data_key(d: dict) -> dict:
-    """The data config as the data stage's key: a multi-step share enters it only when set, so data stages cached
-    before the shape existed keep their keys."""
-    if d["shapes"].get("multi_step", 0) == 0:
-        return {**d, "shapes": {k: v for k, v in d["shapes"].items() if k != "multi_step"}}
-    return d
+    """The data config as the data stage's key: a multi-step share enters it only when set."""
+    return {**d, "shapes": _legacy_form(d["shapes"], {"multi_step": 0})}
 
 
-# DPO options added after DPO stages were first cached, with the values those stages trained with: at these values
-# they stay out of the key (gradient checkpointing recomputes the same activations, so false and TRL's former
-# default, true, train the same updates).
+# DPO options added after DPO stages were first cached, with the values those stages trained with (gradient
+# checkpointing recomputes the same activations, so false and TRL's former default, true, train the same updates).
 DPO_KEY_DEFAULTS = {"sampling": "random", "gradient_checkpointing": False}
 
 
 def _dpo_key(d: dict) -> dict:
     """The DPO config as the DPO stage's key: without ``pairs`` (the caller adds them when mined pairs are used) and
-    without the later options at their defaults, so DPO stages cached before them keep their keys."""
-    return {k: v for k, v in d.items() if k != "pairs" and not (k in DPO_KEY_DEFAULTS and v == DPO_KEY_DEFAULTS[k])}
+    without the later options at their defaults."""
+    return _legacy_form({k: v for k, v in d.items() if k != "pairs"}, DPO_KEY_DEFAULTS)
 
 
 def stage_key(stage: str, *parts: Any) -> str:
@@ -254,9 +256,8 @@ def _run(cfg) -> RunResult:
         # Settings added later enter it only when set, so stages cached before them keep their keys.
         # The multi-turn settings count only where a multi-turn category runs.
         multi = any(c.startswith("multi_turn_") for c in r["eval"]["categories"])
-        eval_key = {k: v for k, v in r["eval"].items()
-                    if k not in ("num_shards", "dtype") and not (k == "live_limit" and v is None)
-                    and (multi or not k.startswith("multi_turn_"))}
+        eval_key = _legacy_form({k: v for k, v in r["eval"].items() if k not in ("num_shards", "dtype")
+                                 and (multi or not k.startswith("multi_turn_"))}, {"live_limit": None})
         if dtype := _dtype_part(r):
             eval_key["dtype"] = dtype[0]
         for model in conf.eval.models:

@@ -24,6 +24,22 @@ def shard_batches(batches: list[list[int]], num_shards: int) -> list[list[list[i
     return [s for s in (batches[k::num_shards] for k in range(num_shards)) if s]
 
 
+def _remote(cluster: dict, fn):
+    """``fn`` as a Ray task on the cluster (started or joined here), asking for one GPU where ``cluster.use_gpu`` is
+    set, else ``cluster.cpus_per_worker`` CPUs."""
+    import ray
+
+    from toolcall_dist.ray_cluster import init_ray
+
+    init_ray(cluster)
+    options: dict = {"num_gpus": 1} if cluster["use_gpu"] else {"num_cpus": cluster["cpus_per_worker"]}
+    # Ray tasks start in a fresh process; make the driver's import path theirs (a checkout not installed as the
+    # package, a worktree) so they import the same toolcall_dist.
+    if os.environ.get("PYTHONPATH"):
+        options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}
+    return ray.remote(fn).options(**options)
+
+
 def _run_shard(spec: dict, prompts: dict[int, str], batches: list[list[int]]) -> dict:
     """One Ray task: generate a shard; report where it ran (for the eval's record of the cluster it used)."""
     import socket
@@ -47,15 +63,7 @@ def generate_sharded(cluster: dict, num_shards: int, spec: dict, prompts: dict[i
     """
     import ray
 
-    from toolcall_dist.ray_cluster import init_ray
-
-    init_ray(cluster)
-    options: dict = {"num_gpus": 1} if cluster["use_gpu"] else {"num_cpus": cluster["cpus_per_worker"]}
-    # Ray tasks start in a fresh process; make the driver's import path theirs (a checkout not installed as the
-    # package, a worktree) so they import the same toolcall_dist.
-    if os.environ.get("PYTHONPATH"):
-        options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}
-    task = ray.remote(_run_shard).options(**options)
+    task = _remote(cluster, _run_shard)
     refs = [task.remote(spec, {i: prompts[i] for batch in shard for i in batch}, shard)
             for shard in shard_batches(batches, num_shards)]
     log.info("[%s] %d prompts in %d Ray task(s)", spec.get("label", ""), len(prompts), len(refs))
@@ -86,13 +94,7 @@ def multi_turn_sharded(cluster: dict, num_shards: int, spec: dict, entries: list
     """``multi_turn.run`` over up to ``num_shards`` Ray tasks, entries dealt round-robin; rows in entry order."""
     import ray
 
-    from toolcall_dist.ray_cluster import init_ray
-
-    init_ray(cluster)
-    options: dict = {"num_gpus": 1} if cluster["use_gpu"] else {"num_cpus": cluster["cpus_per_worker"]}
-    if os.environ.get("PYTHONPATH"):
-        options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}
-    task = ray.remote(_run_multi_turn_shard).options(**options)
+    task = _remote(cluster, _run_multi_turn_shard)
     shards = [entries[k::num_shards] for k in range(num_shards) if entries[k::num_shards]]
     refs = [task.remote(spec, shard, opts) for shard in shards]
     log.info("[%s] %d multi-turn entries in %d Ray task(s)", spec.get("label", ""), len(entries), len(refs))

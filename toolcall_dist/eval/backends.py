@@ -9,39 +9,34 @@ from __future__ import annotations
 
 
 def run(spec: dict, prompts: dict[int, str], batches: list[list[int]]) -> dict[int, str]:
-    """Completions ``{index: text}`` for the prompts named in ``batches`` (greedy unless ``spec["sampling"]``)."""
-    sampling = spec.get("sampling")
-    if spec["backend"] == "vllm":
-        if sampling is not None:
-            raise ValueError("sampled generation runs on the hf backend only")
-        from toolcall_dist.eval.vllm_backend import run_vllm
+    """Completions ``{index: text}`` for the prompts named in ``batches`` (greedy unless ``spec["sampling"]``): a
+    ``session`` used once. Nothing to generate loads no model."""
+    _check(spec)
+    if not any(batches):
+        return {}
+    return session(spec)[1](prompts, batches)
 
-        return run_vllm(spec, prompts, [i for batch in batches for i in batch])
-    if spec["backend"] != "hf":
+
+def _check(spec: dict) -> None:
+    if spec["backend"] not in ("hf", "vllm"):
         raise ValueError(f"eval.backend: unknown backend {spec['backend']!r}; known: hf, vllm")
-    from toolcall_dist.eval.generate import load_model, load_tokenizer, run_batches
-
-    trust = spec.get("trust_remote_code", False)
-    tok = load_tokenizer(spec["model_dir"], trust)
-    model = load_model(spec["model_dir"], spec["dtype"], trust)
-    return run_batches(model, tok, prompts, batches, spec["max_new_tokens"], spec["stop_ids"], spec.get("label", ""),
-                       sampling)
+    if spec["backend"] == "vllm" and spec.get("sampling") is not None:
+        raise ValueError("sampled generation runs on the hf backend only")
 
 
 def session(spec: dict):
     """``(tokenizer, generate)`` with the model of ``spec`` loaded once: ``generate(prompts, batches)`` returns
     ``{index: text}`` as ``run`` does, as often as a caller needs (the multi-turn loop generates once per step)."""
+    _check(spec)
     if spec["backend"] == "vllm":
         from toolcall_dist.eval.vllm_backend import Engine, generate
 
         engine = Engine(spec)
         return engine.tok, lambda prompts, batches: generate(engine, prompts, [i for b in batches for i in b])
-    if spec["backend"] != "hf":
-        raise ValueError(f"eval.backend: unknown backend {spec['backend']!r}; known: hf, vllm")
     from toolcall_dist.eval.generate import load_model, load_tokenizer, run_batches
 
     trust = spec.get("trust_remote_code", False)
     tok = load_tokenizer(spec["model_dir"], trust)
     model = load_model(spec["model_dir"], spec["dtype"], trust)
     return tok, lambda prompts, batches: run_batches(model, tok, prompts, batches, spec["max_new_tokens"],
-                                                     spec["stop_ids"], spec.get("label", ""))
+                                                     spec["stop_ids"], spec.get("label", ""), spec.get("sampling"))

@@ -137,7 +137,7 @@ def _function_docs(root: Path, classes: list[str], where: str) -> list[dict]:
     return docs
 
 
-def _multi_turn_entry(q: dict, root: Path, category: str, where: str) -> dict:
+def _multi_turn_entry(q: dict, root: Path, where: str) -> dict:
     functions = _function_docs(root, q["involved_classes"], where)
     missed: dict[str, list[dict]] = {}
     for turn, names in (q.get("missed_function") or {}).items():
@@ -184,7 +184,7 @@ def load_category(category: str, data_dir: str | Path | None = None, limit: int 
         entry = {"id": q["id"], "category": category, "question": q["question"], "function": q.get("function"),
                  "ground_truth": ground_truth}
         if multi:
-            entry.update(_multi_turn_entry(q, root, category, f"{q_path} (id {q['id']!r})"))
+            entry.update(_multi_turn_entry(q, root, f"{q_path} (id {q['id']!r})"))
             if not isinstance(ground_truth, list) or len(ground_truth) != len(q["question"]):
                 raise BFCLDataError(f"{a_path}: the ground truth of {q['id']!r} does not have one list of calls "
                                     f"per turn ({len(q['question'])} turns)")
