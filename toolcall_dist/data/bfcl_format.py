@@ -3,6 +3,8 @@ list every acceptable value of each parameter ("" = may be omitted)."""
 
 from __future__ import annotations
 
+import json
+
 from .synthetic import SHAPES, calls_of
 from .tools import copy_json
 
@@ -11,12 +13,12 @@ def _bfcl_value(value, prop: dict, top: bool = True):
     # BFCL types JSON "number" as float: write 30 as 30.0 so the checker does not mistake it for a variable.
     # A top-level object lists acceptable values per key, as BFCL's dict checker reads them; deeper levels are
     # compared literally, as in BFCL.
-    kind = prop.get("type")
-    if kind == "number" and type(value) is int:
+    kind = PYTHON_TYPES.get(prop.get("type"), prop.get("type"))
+    if kind == "float" and type(value) is int:
         return float(value)
     if kind == "array" and isinstance(value, list):
         return [_bfcl_value(v, prop.get("items", {}), top) for v in value]
-    if kind == "object" and isinstance(value, dict):
+    if kind == "dict" and isinstance(value, dict):
         props = prop.get("properties", {})
         if not top:
             return {k: _bfcl_value(v, props.get(k, {}), False) for k, v in value.items()}
@@ -59,6 +61,33 @@ def bfcl_ground_truth(call: dict, tool: dict) -> dict:
         else:
             out[name] = ([_bfcl_value(prop["default"], prop)] if "default" in prop else []) + [""]
     return {call["name"]: out}
+
+
+# JSON Schema's type names as BFCL's Python-category functions write them.
+PYTHON_TYPES = {"object": "dict", "number": "float"}
+
+
+def _python_typed(schema: dict) -> dict:
+    out = dict(schema)
+    if out.get("type") in PYTHON_TYPES:
+        out["type"] = PYTHON_TYPES[out["type"]]
+    if "properties" in out:
+        out["properties"] = {k: _python_typed(v) for k, v in out["properties"].items()}
+    if isinstance(out.get("items"), dict):
+        out["items"] = _python_typed(out["items"])
+    if "default" in out and "default" not in out.get("description", "").lower():
+        shown = f"'{out['default']}'" if isinstance(out["default"], str) else json.dumps(out["default"])
+        out["description"] = f"{out.get('description', '').rstrip()} Default is {shown}.".lstrip()
+    return out
+
+
+def python_typed(tool: dict) -> dict:
+    """``tool`` written as BFCL writes its Python functions: ``"dict"`` for objects (the parameters too), ``"float"``
+    for numbers, and each default restated in its description ("Default is 'celsius'."). The calls it accepts are the
+    same."""
+    out = copy_json(tool)
+    out["parameters"] = _python_typed(out["parameters"])
+    return out
 
 
 def bfcl_function(tool: dict) -> dict:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .bfcl_format import python_typed
 from .gates import Gate
 from .leakage import BFCLReference
 from .loaders import EVAL_ONLY, SourceError, load_source
@@ -112,6 +113,20 @@ def _load(sources: Iterable[dict], counts: dict[str, int], gate: Gate, eval_gate
     return taken, eval_only, info
 
 
+def python_typed_share(train: dict[str, list[dict]], share: float, seed: int) -> int:
+    """Write the tools of ``share`` of the training records (each class alike, chosen by ``seed``) as BFCL writes its
+    Python functions (``bfcl_format.python_typed``), so a model sees both schema styles; returns how many."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"data.python_types must be in [0, 1], got {share}")
+    rng, n = random.Random(f"{seed}:python_types"), 0
+    for cls in CLASSES:
+        for rec in train.get(cls, []):
+            if rng.random() < share:
+                rec["tools"] = [python_typed(t) for t in rec["tools"]]
+                n += 1
+    return n
+
+
 def build(d: dict, categories: Iterable[str], reference: BFCLReference | None | str = "auto") -> BuildResult:
     """Build the whole data stage from the ``data`` config dict ``d`` (see ``_build``)."""
     with gc_paused():
@@ -140,6 +155,7 @@ def _build(d: dict, categories: list[str], reference: BFCLReference | None | str
     for recs in train.values():
         rng.shuffle(recs)
     train["when"] = when_pairs(train["good"], train["no_tool"], rng, d["reference_date"], gate)
+    python_typed_share(train, d.get("python_types", 0.0), d["seed"])
     t2 = time.perf_counter()
     # Evaluation: held-out tools (all training tools when none are held out), nothing shared with training.
     train_keys = {dedup_key(r) for c in CLASSES for r in train[c]}

@@ -21,14 +21,14 @@ from . import phrasing
 from .corrupt import corrupt
 from .multistep import KIND as STEP_KIND
 from .multistep import make_multi_step, step_pair
-from .negatives import ARITHMETIC_DOMAINS, arithmetic_turn, followup_turn
+from .negatives import ARITHMETIC_DOMAINS, COMPUTING_DOMAINS, arithmetic_turn, computation_turn, followup_turn
 from .pairs import PAIR_KINDS, clarification, fake_arguments, narration
 from .tools import SPEC_BY_NAME, SPECS, copy_json, get_spec, related, specs_in_domain
 from .toolspec import ToolSpec
 from .vocab import weekday_name
 
 SHAPES = ("simple", "multiple", "parallel", "parallel_multiple", "multi_step")
-NO_TOOL_KINDS = ("chitchat", "knowledge", "arithmetic", "irrelevant", "followup")
+NO_TOOL_KINDS = ("chitchat", "knowledge", "arithmetic", "irrelevant", "followup", "computation")
 WHEN_KINDS = ("call_over_prose", "call_over_clarification", "prose_over_call")
 SYNTHETIC = "synthetic"
 _JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False) without per-call setup
@@ -201,6 +201,13 @@ def make_no_tool(rng: random.Random, reference_date: str, kind: str, specs: list
         pool = [s for s in specs if kind != "arithmetic" or s.domain not in ARITHMETIC_DOMAINS]
         if not pool:
             return None
+        offered = rng.sample(pool, min(len(pool), rng.randint(1, 3)))
+    elif kind == "computation":  # near misses: mostly tools that compute something else
+        text, reply, doers = computation_turn(rng)
+        pool = [s for s in specs if s.name not in doers]
+        near = [s for s in pool if s.domain in COMPUTING_DOMAINS]
+        if near and rng.random() < 0.7:
+            pool = near
         offered = rng.sample(pool, min(len(pool), rng.randint(1, 3)))
     elif kind == "irrelevant":
         spec = rng.choice(request_pool or SPECS)  # the request may come from anywhere in the library...

@@ -43,6 +43,7 @@ class NoToolKindsConfig:
     arithmetic: float = 0.15  # sums a model does itself
     irrelevant: float = 0.4  # a capability no offered tool provides
     followup: float = 0.15  # answered from a tool result already in the conversation
+    computation: float = 0.0  # a computation none of the offered tools does (a triangle's area beside a BMI tool)
 
     def __post_init__(self) -> None:
         check_weights(self, "data.no_tool_kinds")
@@ -78,6 +79,7 @@ class DataConfig:
     no_tool_kinds: NoToolKindsConfig = field(default_factory=NoToolKindsConfig)
     # Restrict the tool library to these domains (null: all). The CPU quickstart uses a few so a tiny model learns.
     domains: list[str] | None = None
+    python_types: float = 0.0  # share of training records whose tools use BFCL's Python type names ("dict", "float")
     heldout_tool_fraction: float = 0.2  # tools of each domain kept out of training, for the eval split and held-out
     sources: list[SourceConfig] = field(default_factory=list)
     reference_date: str = "2026-11-24"
@@ -94,6 +96,7 @@ class DataConfig:
         check(self.holdout_seed != self.seed, "data.holdout_seed", "must differ from data.seed")
         check(self.holdout_per_category >= 0, "data.holdout_per_category",
               f"must be >= 0, got {self.holdout_per_category}")
+        check(0 <= self.python_types <= 1, "data.python_types", f"must be in [0, 1], got {self.python_types}")
         check(0 <= self.heldout_tool_fraction < 1, "data.heldout_tool_fraction",
               f"must be in [0, 1), got {self.heldout_tool_fraction}")
         total = sum(s.weight for s in self.sources)
