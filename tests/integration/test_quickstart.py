@@ -72,13 +72,21 @@ def test_sft_loss_went_down(run):
     assert info["dataset"]["examples"] + info["dataset"]["over_length"] > 0
 
 
-def test_first_dpo_loss_is_ln2_with_reference_equal_to_policy(run):
-    result, _ = run
+def test_first_dpo_step_has_the_reference_equal_to_the_policy(run):
+    """At step 1 the policy is the reference: every reward margin is 0, so the preference loss is ln 2, and the
+    logged loss is ln 2 plus ``dpo.sft_weight`` times the chosen replies' NLL."""
+    result, cfg = run
     history = json.loads((result.stage_dirs["dpo"] / "model" / "log_history.json").read_text())
     first = next(h for h in history if "loss" in h)
     assert first["step"] == 1
-    assert first["loss"] == pytest.approx(math.log(2), abs=2e-3)
-    assert "rewards/margins" in first and "rewards/accuracies" in first
+    assert first["rewards/margins"] == pytest.approx(0.0, abs=1e-3)
+    assert first["rewards/chosen"] == pytest.approx(0.0, abs=1e-3)
+    if cfg.dpo.sft_weight == 0:
+        assert first["loss"] == pytest.approx(math.log(2), abs=2e-3)
+    else:  # the NLL of replies the SFT model was trained toward: positive, and well under its untrained value
+        nll = (first["loss"] - math.log(2)) / cfg.dpo.sft_weight
+        assert 0 < nll < 3, first
+    assert "rewards/accuracies" in first
     assert (result.stage_dirs["dpo"] / "model" / "model.safetensors").exists()
 
 

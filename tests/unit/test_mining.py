@@ -244,7 +244,7 @@ def test_mix_pairs_caps_the_set_at_max_pairs_keeping_the_shares():
 
 
 @pytest.mark.parametrize(("override", "key"), [
-    ("dpo.pairs.mined=-1", "dpo.pairs.mined"), ("dpo.pairs.synthetic=0", "dpo.pairs"),
+    ("dpo.pairs.mined=-1", "dpo.pairs.mined"), ("dpo.pairs={synthetic:0,mined:0}", "dpo.pairs"),
     ("mine.samples_per_prompt=-1", "mine.samples_per_prompt"), ("mine.temperature=0", "mine.temperature"),
     ("mine.top_p=1.5", "mine.top_p"), ("mine.max_share_per_error=0", "mine.max_share_per_error"),
     ("mine.anchor_share=1", "mine.anchor_share"), ("mine.chosen=best", "mine.chosen"),
@@ -268,18 +268,19 @@ def test_mine_stage_keys_and_dependencies(compose, tmp_path):
         validate(cfg)
         return plan_stages(OmegaConf.to_container(cfg, resolve=True), tmp_path)
 
-    stages, deps = plan()
+    stages, deps = plan("dpo.pairs.mined=0")
     assert "mine" not in deps["dpo"]  # a synthetic-only DPO set needs no mining
     # ...and the pair weights stay out of its key, so DPO stages cached before mining existed are still found
-    assert plan("dpo.pairs.synthetic=2")[0]["dpo"].key == stages["dpo"].key
+    assert plan("dpo.pairs.mined=0", "dpo.pairs.synthetic=2")[0]["dpo"].key == stages["dpo"].key
     mining, deps = plan("dpo.pairs.mined=1")
     assert "mine" in deps["dpo"] and mining["dpo"].key != stages["dpo"].key
+    assert "mine" in plan()[1]["dpo"]  # the quickstart mines by default
     assert mining["mine"].key == stages["mine"].key
     # one mined set for a beta sweep and for any sharding; another for other mining settings or another SFT model
     assert plan("dpo.pairs.mined=1", "dpo.beta=0.3", "mine.num_shards=3")[0]["mine"].key == stages["mine"].key
     assert plan("dpo.pairs.mined=1", "dpo.beta=0.3")[0]["dpo"].key != mining["dpo"].key
     for override in ("mine.temperature=1.1", "sft.learning_rate=1e-3", "seed=1", "eval.decode=lenient"):
-        assert plan(override)[0]["mine"].key != stages["mine"].key, override
+        assert plan("dpo.pairs.mined=0", override)[0]["mine"].key != stages["mine"].key, override
     # the dtype the replies are generated in, as resolved: one key per dtype, the old key where it is model.dtype
-    assert plan("eval.dtype=float32")[0]["mine"].key == stages["mine"].key  # the quickstart's model.dtype
-    assert plan("eval.dtype=bfloat16")[0]["mine"].key != stages["mine"].key
+    assert plan("dpo.pairs.mined=0", "eval.dtype=float32")[0]["mine"].key == stages["mine"].key  # model.dtype
+    assert plan("dpo.pairs.mined=0", "eval.dtype=bfloat16")[0]["mine"].key != stages["mine"].key

@@ -145,7 +145,7 @@ def test_dpo_sft_weight_adds_trl_nll_loss_on_the_chosen_reply(worker_config, tmp
         c = {**worker_config(*overrides), "stage": "dpo", "dataset_dir": str(tmp_path / "pairs")}
         return build_trainer(c, None, 1, []).args
 
-    plain, rpo = args(), args("dpo.sft_weight=0.5")
+    plain, rpo = args("dpo.sft_weight=0"), args("dpo.sft_weight=0.5")
     assert plain.loss_type == ["sigmoid"] and plain.loss_weights is None
     assert rpo.loss_type == ["sigmoid", "sft"] and rpo.loss_weights == [1.0, 0.5]
 
