@@ -274,7 +274,6 @@ def test_mine_stage_keys_and_dependencies(compose, tmp_path):
     assert plan("dpo.pairs.mined=0", "dpo.pairs.synthetic=2")[0]["dpo"].key == stages["dpo"].key
     mining, deps = plan("dpo.pairs.mined=1")
     assert "mine" in deps["dpo"] and mining["dpo"].key != stages["dpo"].key
-    assert "mine" in plan()[1]["dpo"]  # the quickstart mines by default
     assert mining["mine"].key == stages["mine"].key
     # one mined set for a beta sweep and for any sharding; another for other mining settings or another SFT model
     assert plan("dpo.pairs.mined=1", "dpo.beta=0.3", "mine.num_shards=3")[0]["mine"].key == stages["mine"].key
