@@ -13,7 +13,7 @@ def _bfcl_value(value, prop: dict, top: bool = True):
     # BFCL types JSON "number" as float: write 30 as 30.0 so the checker does not mistake it for a variable.
     # A top-level object lists acceptable values per key, as BFCL's dict checker reads them; deeper levels are
     # compared literally, as in BFCL.
-    kind = PYTHON_TYPES.get(prop.get("type"), prop.get("type"))
+    kind = BFCL_TYPE_NAMES.get(prop.get("type"), prop.get("type"))
     if kind == "float" and type(value) is int:
         return float(value)
     if kind == "array" and isinstance(value, list):
@@ -63,14 +63,15 @@ def bfcl_ground_truth(call: dict, tool: dict) -> dict:
     return {call["name"]: out}
 
 
-# JSON Schema's type names as BFCL's Python-category functions write them.
-PYTHON_TYPES = {"object": "dict", "number": "float"}
+# JSON Schema's type names as BFCL's Python-category functions write them (eval.checker.PYTHON_TYPE_ALIASES reads
+# them back the same way; its PYTHON_TYPES maps BFCL's names to Python classes).
+BFCL_TYPE_NAMES = {"object": "dict", "number": "float"}
 
 
 def _python_typed(schema: dict) -> dict:
     out = dict(schema)
-    if out.get("type") in PYTHON_TYPES:
-        out["type"] = PYTHON_TYPES[out["type"]]
+    if out.get("type") in BFCL_TYPE_NAMES:
+        out["type"] = BFCL_TYPE_NAMES[out["type"]]
     if "properties" in out:
         out["properties"] = {k: _python_typed(v) for k, v in out["properties"].items()}
     if isinstance(out.get("items"), dict):

@@ -155,7 +155,7 @@ def _build(d: dict, categories: list[str], reference: BFCLReference | None | str
     for recs in train.values():
         rng.shuffle(recs)
     train["when"] = when_pairs(train["good"], train["no_tool"], rng, d["reference_date"], gate)
-    python_typed_share(train, d.get("python_types", 0.0), d["seed"])
+    python_typed_share(train, d["python_types"], d["seed"])
     t2 = time.perf_counter()
     # Evaluation: held-out tools (all training tools when none are held out), nothing shared with training.
     train_keys = {dedup_key(r) for c in CLASSES for r in train[c]}
