@@ -68,6 +68,27 @@ def _dpo_key(d: dict) -> dict:
     return _legacy_form({k: v for k, v in d.items() if k != "pairs"}, DPO_KEY_DEFAULTS)
 
 
+EVAL_MODELS_DEFAULT = ["base", "sft", "dpo"]
+
+
+def _eval_key(r: dict) -> dict:
+    """The eval config as one model's evaluation key (the model's own stage key joins it).
+
+    - Sharding changes where generation runs, not what it writes: it stays out.
+    - Which other models a run evaluates is no part of one model's evaluation: ``eval.models`` enters as the
+      default list whatever it holds, so ``eval.models=[base,sft]`` finds the evaluations a full run makes, and
+      evaluations cached before this rule keep their keys.
+    - Settings added later enter only when set, so stages cached before them keep their keys; the multi-turn
+      settings count only where a multi-turn category runs."""
+    multi = any(c.startswith("multi_turn_") for c in r["eval"]["categories"])
+    key = _legacy_form({k: v for k, v in r["eval"].items() if k not in ("num_shards", "dtype")
+                        and (multi or not k.startswith("multi_turn_"))}, {"live_limit": None})
+    key["models"] = EVAL_MODELS_DEFAULT
+    if dtype := _dtype_part(r):
+        key["dtype"] = dtype[0]
+    return key
+
+
 def stage_key(stage: str, *parts: Any) -> str:
     blob = json.dumps([stage, STAGE_VERSIONS[stage], *parts], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -254,14 +275,7 @@ def _run(cfg) -> RunResult:
             ensure(stages[name], lambda st, fn=runner: fn(ctx, st, stages))
     if "eval" in todo:
         data_key = stages["data"].key if conf.eval.heldout_categories else None
-        # Sharding changes where generation runs, not what it writes: it stays out of the key.
-        # Settings added later enter it only when set, so stages cached before them keep their keys.
-        # The multi-turn settings count only where a multi-turn category runs.
-        multi = any(c.startswith("multi_turn_") for c in r["eval"]["categories"])
-        eval_key = _legacy_form({k: v for k, v in r["eval"].items() if k not in ("num_shards", "dtype")
-                                 and (multi or not k.startswith("multi_turn_"))}, {"live_limit": None})
-        if dtype := _dtype_part(r):
-            eval_key["dtype"] = dtype[0]
+        eval_key = _eval_key(r)
         for model in conf.eval.models:
             ev = Stage(root, "eval", stage_key("eval", stages[model].key, data_key, eval_key))
             info = ensure(ev, lambda st, m=model: impl.run_eval(ctx, st, stages, m), label=f"eval_{model}")

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from omegaconf import OmegaConf
 
 from toolcall_dist import pipeline
 from toolcall_dist.eval.bfcl import load_category
@@ -114,3 +115,14 @@ def test_dpo_stage_key_keeps_its_old_form_until_a_later_option_leaves_its_defaul
     for key, value in (("sampling", "sequential"), ("gradient_checkpointing", True)):
         assert pipeline.stage_key("dpo", pipeline._dpo_key({**d, key: value})) != pipeline.stage_key("dpo", old_form)
     assert pipeline._dpo_key({**d, "pairs": {"mined": 1}}) == pipeline._dpo_key(d)  # pairs join only when mined
+
+
+def test_eval_key_is_one_models_evaluation_whatever_else_the_run_evaluates(compose):
+    """``eval.models=[base,sft]`` finds the evaluations a full run makes (and a full run finds theirs), while what
+    changes an evaluation (its categories, its limits) still makes a new key."""
+    full = OmegaConf.to_container(compose(["+exp=smollm2_full"]), resolve=True)
+    part = OmegaConf.to_container(compose(["+exp=smollm2_full", "eval.models=[base,sft]"]), resolve=True)
+    assert part["eval"]["models"] != full["eval"]["models"]
+    assert pipeline._eval_key(part) == pipeline._eval_key(full)
+    fewer = OmegaConf.to_container(compose(["+exp=smollm2_full", "eval.live_limit=100"]), resolve=True)
+    assert pipeline._eval_key(fewer) != pipeline._eval_key(full)
