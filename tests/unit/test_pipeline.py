@@ -100,6 +100,7 @@ def test_eval_of_a_local_model_dir_on_real_bfcl_data(tmp_path, compose):
     fmt = get_format("qwen2_5")
     assert all(r["decode"] == "bfcl" and r["lenient"]["calls"] == fmt.parse(r["raw_output"]) for r in rows)
     assert all(r["parsed_calls"] == (bfcl_decode("qwen2_5", r["raw_output"]).calls or []) for r in rows)
+    assert not (result.stage_dirs["eval_base"] / "generations.journal.jsonl").exists()  # its rows are all here
     bfcl = result.scores["base"]["bfcl"]
     assert bfcl["prompt"] == "bfcl" and bfcl["decode"]["entries"] == 6
     assert cats["irrelevance"]["correct"] == sum(r["correct"] for r in rows[3:])

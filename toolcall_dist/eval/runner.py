@@ -7,7 +7,8 @@ default) and on the family parser's lenient reading; the one ``eval.decode`` nam
 diagnostic. BFCL's own entries are prompted as BFCL's handler writes them (``eval.prompt=bfcl``) or through the
 chat template. BFCL's multi-turn categories are talked through by ``eval.multi_turn`` (``multi_turn_fn``: in this
 process or sharded over Ray tasks) and judged by BFCL's state and response checks. One JSON line per entry goes to
-``generations.jsonl``.
+``generations.jsonl``; while generating, completions go to a journal that a rerun of a stopped stage resumes
+from (``eval.journal``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from toolcall_dist import atomic
+from toolcall_dist.eval import journal
 from toolcall_dist.eval.bfcl import is_multi_turn, load_category
 from toolcall_dist.eval.error_kinds import error_counts
 from toolcall_dist.eval.prompts import UNDERSCORE_TO_DOT, entry_prompt
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 8  # generations per category kept for the W&B samples table
 GenerateFn = Callable[[dict, dict[int, str], list[list[int]]], dict[int, str]]
+JOURNAL = "generations.journal.jsonl"  # completions so far: a stopped evaluation resumes from them
 MultiTurnFn = Callable[[dict, list[dict], dict], list[dict]]  # (spec, entries, opts) -> driven rows
 MT_ERRORS = ("force_terminated", "inference_error", "empty_turn_model_response", "instance_state_mismatch",
              "execution_response_mismatch")
@@ -78,8 +81,9 @@ def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | N
         # the table says so ("N over length"); the log keeps the count per model
         log.info("eval %s: %d prompt(s) exceed the context and are scored as empty replies", stage,
                  len(work.over_length))
-    texts = generate_fn(spec, {i: prompts[i] for batch in work.batches for i in batch}, work.batches) \
-        if work.batches else {}
+    journal_path = out_dir / JOURNAL
+    texts = journal.generate(generate_fn, spec, {i: prompts[i] for batch in work.batches for i in batch},
+                             work.batches, journal_path) if work.batches else {}
     rows = [_judge(fmt, stage, item, texts.get(i, ""), work.over_length.get(i), e["decode"])
             for i, item in enumerate(items)]
     if multi:
@@ -94,6 +98,7 @@ def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | N
     with atomic.atomic_open(out_dir / "generations.jsonl") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    journal_path.unlink(missing_ok=True)  # generations.jsonl holds every completion now
     scores = {name: {**_set_scores(rows, name, items), "decode": _decode_counts(rows, name, e["decode"]),
                      "prompt": e["prompt"] if name == "bfcl" else "template"}
               for name, _, cats in sets if cats}

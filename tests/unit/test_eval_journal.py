@@ -1,0 +1,69 @@
+"""A stopped evaluation resumes from its journal: only what was not written is generated again, and the result is
+the one an uninterrupted run gives."""
+
+import json
+
+import pytest
+
+from toolcall_dist.eval import journal
+
+pytestmark = pytest.mark.unit
+
+PROMPTS = {i: f"prompt {i}" for i in range(10)}
+BATCHES = [[0, 1, 2], [3, 4], [5, 6, 7], [8], [9]]
+
+
+class Generator:
+    """Completions that depend on the prompt alone; remembers which prompts it was asked for, and stops (as a
+    killed run would) once it has generated ``stop_after`` chunks."""
+
+    def __init__(self, stop_after: int | None = None):
+        self.asked: list[int] = []
+        self.labels: list[str] = []
+        self.stop_after = stop_after
+
+    def __call__(self, spec, prompts, batches):
+        if self.stop_after is not None and len(self.labels) == self.stop_after:
+            raise KeyboardInterrupt
+        self.labels.append(spec["label"])
+        ids = [i for b in batches for i in b]
+        assert set(ids) == set(prompts)
+        self.asked += ids
+        return {i: prompts[i].upper() for i in ids}
+
+
+def test_a_stopped_generation_resumes_with_only_what_the_journal_lacks(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    whole = journal.generate(Generator(), {"label": "eval_sft"}, PROMPTS, BATCHES, tmp_path / "other.jsonl",
+                             chunk_batches=2)
+    assert whole == {i: p.upper() for i, p in PROMPTS.items()}
+
+    first = Generator(stop_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        journal.generate(first, {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=2)
+    assert first.asked == [0, 1, 2, 3, 4, 5, 6, 7, 8]  # two chunks of two batches written before the stop
+    assert first.labels == ["eval_sft part 1/3", "eval_sft part 2/3"]
+
+    again = Generator()
+    assert journal.generate(again, {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=2) == whole
+    assert again.asked == [9]
+    assert again.labels == ["eval_sft part 1/1"]
+
+
+def test_torn_and_stale_lines_are_generated_again_never_trusted(tmp_path, caplog):
+    path = tmp_path / "journal.jsonl"
+    journal.generate(Generator(), {"label": "x"}, PROMPTS, BATCHES, path)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 10
+    changed = {**PROMPTS, 4: "a prompt that changed"}
+    # the stop cut the last line in half; line 4's prompt is not the one now at index 4
+    path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:12])
+    again = Generator()
+    with caplog.at_level("INFO", logger="toolcall_dist.eval.journal"):
+        out = journal.generate(again, {"label": "x"}, changed, BATCHES, path)
+    assert sorted(again.asked) == [4, 9]
+    assert out == {i: p.upper() for i, p in changed.items()}
+    assert "8 completion(s) from the journal, 2 line(s) not usable" in caplog.text
+    done, stale = journal.read(path, changed)  # the torn line stays a line of its own: nothing after it is lost
+    assert done == out and stale == 2
+    assert all(json.loads(x)["i"] in (4, 9) for x in path.read_text().splitlines()[-2:])
