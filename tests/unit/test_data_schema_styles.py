@@ -1,4 +1,5 @@
-"""Computation negatives and BFCL's Python type names in the training data."""
+"""Computation negatives, and BFCL's Python type names and Java / JavaScript source-text values in the training
+data."""
 
 import dataclasses
 import json
@@ -10,6 +11,7 @@ import pytest
 from toolcall_dist.data.bfcl_format import bfcl_ground_truth, python_typed
 from toolcall_dist.data.builder import python_typed_share
 from toolcall_dist.data.negatives import COMPUTING_DOMAINS, computation_turn
+from toolcall_dist.data.source_text import NotSourceText, java_js_share, java_text, js_text, rewrite, typed_tool
 from toolcall_dist.data.synthetic import calls_of, make_good, make_no_tool
 from toolcall_dist.data.tools import SPECS, get_spec
 from toolcall_dist.schema.data import DataConfig
@@ -135,6 +137,75 @@ def test_new_options_enter_the_data_key_only_when_set():
 
     d = dataclasses.asdict(DataConfig())
     key = stage_key("data", _data_key(d))
-    for change in ({"python_types": 0.3}, {"no_tool_kinds": {**d["no_tool_kinds"], "computation": 0.1}}):
+    for change in ({"python_types": 0.3}, {"no_tool_kinds": {**d["no_tool_kinds"], "computation": 0.1}},
+                   {"java_js": 0.2}):
         assert stage_key("data", _data_key({**d, **change})) != key
-    assert "computation" not in json.dumps(_data_key(d)) and "python_types" not in json.dumps(_data_key(d))
+    assert not {"computation", "python_types", "java_js"} & set(re.findall(r"\w+", json.dumps(_data_key(d))))
+
+
+def test_source_text_is_written_as_bfcl_reads_it():
+    """Hand-worked values: what a model must write for BFCL's Java and JavaScript parameters."""
+    assert java_text(["a", "b"], "ArrayList") == 'new ArrayList<>(Arrays.asList("a", "b"))'
+    assert java_text([], "ArrayList") == "new ArrayList<>()"
+    assert java_text({"limit": 50, "tz": "UTC"}, "HashMap") == \
+        'new HashMap<String, Object>() {{ put("limit", 50); put("tz", "UTC"); }}'
+    assert (java_text(True, "boolean"), java_text(30, "double"), java_text(7, "integer")) == ("true", "30.0", "7")
+    assert java_text("Customers", "String") == "Customers"
+    assert js_text(["a", "b"], "array") == "['a', 'b']" and js_text([60, 30], "array") == "[60, 30]"
+    assert js_text({"method": "GET", "retry": True}, "dict") == "{method: 'GET', retry: true}"
+    assert (js_text(False, "Boolean"), js_text(2.5, "float")) == ("false", "2.5")
+
+
+def _single_calls(language: str):
+    rng = random.Random(3)
+    for spec in SPECS:
+        rec = make_good(rng, REF, "simple", specs=[spec])
+        if rec is None or len(calls_of(rec["messages"][2])) != 1:
+            continue
+        try:
+            yield rec, rewrite(rec, language)
+        except NotSourceText:
+            continue
+
+
+@pytest.mark.parametrize("language", ["java", "javascript"])
+def test_the_training_reply_is_right_by_bfcls_checker_for_the_language(language):
+    """Every rewritten call's values are strings, and BFCL's checker for the language, given the tool typed in the
+    language's names and the original call as ground truth, judges the training reply right."""
+    from toolcall_dist.eval.checker import check_entry
+
+    checked = 0
+    for rec, out in _single_calls(language):
+        (call,) = calls_of(out["messages"][2])
+        assert all(isinstance(v, str) for v in call["arguments"].values())
+        (orig,) = calls_of(rec["messages"][2])
+        tool = next(t for t in rec["tools"] if t["name"] == orig["name"])
+        entry = {"id": "x", "category": f"simple_{language}", "question": [[rec["messages"][1]]],
+                 "function": [typed_tool(tool, language)], "ground_truth": [bfcl_ground_truth(orig, tool)]}
+        verdict = check_entry([call], entry)
+        assert verdict["valid"], (call, entry["ground_truth"], verdict)
+        # the offered tools are BFCL's prompt form: every parameter a string that names the language type
+        for t in out["tools"]:
+            for p in t["parameters"]["properties"].values():
+                assert p["type"] == "string" and "type parameter in string representation" in p["description"]
+        assert out["messages"][1:2] == rec["messages"][1:2] and out["messages"][3:] == rec["messages"][3:]
+        checked += 1
+    assert checked > len(SPECS) // 2
+
+
+def test_java_js_share_counts_what_it_could_not_write_and_leaves_it():
+    rng = random.Random(5)
+    records = [make_good(rng, REF, ("simple", "parallel")[i % 2]) for i in range(200)]
+    records.append({**records[0], "messages": [*records[0]["messages"][:2], {
+        "role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {
+            "name": "x", "arguments": {"tags": ["a, b", "c"]}}}]}]})
+    records[-1]["tools"] = [{"name": "x", "description": "", "parameters": {"type": "object", "properties": {
+        "tags": {"type": "array", "items": {"type": "string"}}}, "required": ["tags"]}}]
+    before = json.dumps(records[-1])
+    again = json.loads(json.dumps(records))
+    counts = java_js_share(records, 1.0, seed=0)
+    assert counts == java_js_share(again, 1.0, seed=0) and records == again  # seeded
+    assert json.dumps(records[-1]) == before  # "a, b" inside a list would read back as two items
+    assert counts["not_source_text"] >= 1
+    assert counts["java"] + counts["javascript"] + counts["not_source_text"] == len(records)
+    assert min(counts["java"], counts["javascript"]) > len(records) // 4

@@ -19,6 +19,7 @@ from .gates import Gate
 from .leakage import BFCLReference
 from .loaders import EVAL_ONLY, SourceError, load_source
 from .mix import RATIO_KEYS, build_bfcl_holdout, build_dataset, class_counts, select_specs, synthesize, when_pairs
+from .source_text import java_js_share
 from .synthetic import bad_from_good, dedup_key
 
 CLASSES = ("good", "no_tool", "bad", "when")
@@ -34,6 +35,7 @@ class BuildResult:
     tools: dict[str, list[str]]  # {"train": names, "eval": names}
     gate: Gate
     sources: list[dict] = field(default_factory=list)
+    styles: dict[str, int] = field(default_factory=dict)  # training records per schema style other than JSON Schema
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -155,7 +157,9 @@ def _build(d: dict, categories: list[str], reference: BFCLReference | None | str
     for recs in train.values():
         rng.shuffle(recs)
     train["when"] = when_pairs(train["good"], train["no_tool"], rng, d["reference_date"], gate)
-    python_typed_share(train, d["python_types"], d["seed"])
+    styles = {"python_types": python_typed_share(train, d["python_types"], d["seed"])}
+    if d["java_js"]:  # after the Python names: it reads both spellings, and its records' types are its own
+        styles.update(java_js_share(train["good"], d["java_js"], d["seed"]))
     t2 = time.perf_counter()
     # Evaluation: held-out tools (all training tools when none are held out), nothing shared with training.
     train_keys = {dedup_key(r) for c in CLASSES for r in train[c]}
@@ -172,5 +176,5 @@ def _build(d: dict, categories: list[str], reference: BFCLReference | None | str
                                  categories=categories, domains=d["domains"], tools=eval_tools, gate=gate)
     t3 = time.perf_counter()
     return BuildResult(train=train, eval=ev, heldout=heldout, tools={"train": train_names, "eval": eval_names},
-                       gate=gate, sources=sources,
+                       gate=gate, sources=sources, styles=styles,
                        seconds={"load": t1 - t0, "synthesize_train": t2 - t1, "eval_and_heldout": t3 - t2})

@@ -85,6 +85,7 @@ def describe(res, tokenizer: str | None = None) -> dict:
         "when_kinds": _counter(r["kind"] for r in tr["when"]),
         "domains": {c: _counter(d for r in tr[c] for d in domains_of(r)) for c in tr},
         "sources": {c: _counter(r.get("source", "synthetic") for r in tr[c]) for c in tr},
+        "schema_styles": res.styles,
         "tools": {"train": len(res.tools["train"]), "eval": len(res.tools["eval"]), "eval_names": res.tools["eval"]},
         "gate": res.gate.summary(),
         "quarantined": len(res.gate.quarantine),
@@ -102,7 +103,8 @@ def markdown(stats: dict) -> str:
         lines.append(f"- {split}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     lines.append(f"- quarantined: {stats['quarantined']}; gate rejections: {json.dumps(stats['gate'])}")
     lines.append(f"- tools: {stats['tools']['train']} for training, {stats['tools']['eval']} held out for eval")
-    for key in ("class_ratios", "shapes", "no_tool_kinds", "corruption_kinds", "pair_kinds", "when_kinds"):
+    for key in ("class_ratios", "shapes", "no_tool_kinds", "corruption_kinds", "pair_kinds", "when_kinds",
+                "schema_styles"):
         lines.append(f"- {key.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in stats[key].items()))
     tl = stats["token_lengths"]
     for split in ("sft", "dpo"):
