@@ -52,8 +52,8 @@ def _legacy_form(d: dict, defaults: dict) -> dict:
 
 def _data_key(d: dict) -> dict:
     """The data config as the data stage's key: options added later (a multi-step share, computation negatives,
-    Python-typed tools, Java/JavaScript-typed tools) enter it only when set."""
-    return {**_legacy_form(d, {"python_types": 0.0, "java_js": 0.0}),
+    Python-typed, Java/JavaScript-typed and verbose tools) enter it only when set."""
+    return {**_legacy_form(d, {"python_types": 0.0, "java_js": 0.0, "verbose_tools": 0.0}),
             "shapes": _legacy_form(d["shapes"], {"multi_step": 0}),
             "no_tool_kinds": _legacy_form(d["no_tool_kinds"], {"computation": 0})}
 

@@ -431,6 +431,7 @@ CONFIG_CASES = {
     "eval.models=[rlhf]": "eval.models",
     "data.python_types=1.5": "data.python_types",
     "data.java_js=-0.1": "data.java_js",
+    "data.verbose_tools=2": "data.verbose_tools",
     "eval.heldout_categories=[nope]": "eval.heldout_categories",
     "eval.backend=tgi": "eval.backend",
     "eval.limit=0": "eval.limit",

@@ -14,6 +14,7 @@ from toolcall_dist.data.negatives import COMPUTING_DOMAINS, computation_turn
 from toolcall_dist.data.source_text import NotSourceText, java_js_share, java_text, js_text, rewrite, typed_tool
 from toolcall_dist.data.synthetic import calls_of, make_good, make_no_tool
 from toolcall_dist.data.tools import SPECS, get_spec
+from toolcall_dist.data.verbose import EXTRA_PARAMS, verbose_share, verbose_tool
 from toolcall_dist.schema.data import DataConfig
 
 pytestmark = pytest.mark.unit
@@ -138,9 +139,10 @@ def test_new_options_enter_the_data_key_only_when_set():
     d = dataclasses.asdict(DataConfig())
     key = stage_key("data", _data_key(d))
     for change in ({"python_types": 0.3}, {"no_tool_kinds": {**d["no_tool_kinds"], "computation": 0.1}},
-                   {"java_js": 0.2}):
+                   {"java_js": 0.2}, {"verbose_tools": 0.2}):
         assert stage_key("data", _data_key({**d, **change})) != key
-    assert not {"computation", "python_types", "java_js"} & set(re.findall(r"\w+", json.dumps(_data_key(d))))
+    later = {"computation", "python_types", "java_js", "verbose_tools"}
+    assert not later & set(re.findall(r"\w+", json.dumps(_data_key(d))))
 
 
 def test_source_text_is_written_as_bfcl_reads_it():
@@ -209,3 +211,53 @@ def test_java_js_share_counts_what_it_could_not_write_and_leaves_it():
     assert counts["not_source_text"] >= 1
     assert counts["java"] + counts["javascript"] + counts["not_source_text"] == len(records)
     assert min(counts["java"], counts["javascript"]) > len(records) // 4
+
+
+def test_verbose_tools_add_only_optional_parameters_that_the_calls_leave_unset():
+    """The training reply stays right by BFCL's checker against the verbose tool; the same reply with an extra
+    parameter filled in is wrong, which is the lesson."""
+    import jsonschema
+
+    from toolcall_dist.eval.checker import check_entry
+
+    rng, checked = random.Random(11), 0
+    for spec in SPECS:
+        rec = make_good(rng, REF, "simple", specs=[spec])
+        if rec is None:
+            continue
+        (call,) = calls_of(rec["messages"][2])
+        plain = {"id": "x", "category": "simple_python", "question": [[rec["messages"][1]]],
+                 "function": [spec.schema], "ground_truth": [bfcl_ground_truth(call, spec.schema)]}
+        if not check_entry([call], plain)["valid"]:  # compute_number_stats' whole numbers in a list of floats
+            continue
+        tool = verbose_tool(spec.schema, rng)
+        props, orig = tool["parameters"]["properties"], spec.schema["parameters"]["properties"]
+        added = set(props) - set(orig)
+        assert 2 <= len(added) <= 6 and added <= set(EXTRA_PARAMS)
+        assert tool["parameters"]["required"] == spec.schema["parameters"]["required"]
+        assert len(tool["description"]) > len(spec.schema["description"]) + 30
+        assert all(props[k]["description"].startswith(orig[k].get("description", "")) for k in orig)
+        jsonschema.validate(call["arguments"], tool["parameters"])
+        truth = bfcl_ground_truth(call, tool)[call["name"]]
+        assert all("" in truth[k] for k in added)  # each may be left out
+        entry = {"id": "x", "category": "simple_python", "question": [[rec["messages"][1]]],
+                 "function": [tool], "ground_truth": [{call["name"]: truth}]}
+        assert check_entry([call], entry)["valid"]
+        extra = sorted(added)[0]
+        other = next(v for v in (EXTRA_PARAMS[extra].get("enum") or []) + [True, 7, 12.5, "other"]
+                     if v != EXTRA_PARAMS[extra]["default"] and type(v) is type(EXTRA_PARAMS[extra]["default"]))
+        filled = {**call, "arguments": {**call["arguments"], extra: other}}
+        assert not check_entry([filled], entry)["valid"], (extra, other)
+        checked += 1
+    assert checked > len(SPECS) * 3 // 4
+
+
+def test_verbose_share_is_seeded_and_counted():
+    rng = random.Random(2)
+    records = [make_good(rng, REF, "simple") for _ in range(300)]
+    before, again = json.loads(json.dumps(records)), json.loads(json.dumps(records))
+    n = verbose_share(records, 0.4, seed=3)
+    assert n == verbose_share(again, 0.4, seed=3) and records == again
+    assert 90 < n < 150
+    assert sum(r["tools"] != b["tools"] for r, b in zip(records, before, strict=True)) == n
+    assert all(r["messages"] == b["messages"] for r, b in zip(records, before, strict=True))

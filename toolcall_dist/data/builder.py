@@ -21,6 +21,7 @@ from .loaders import EVAL_ONLY, SourceError, load_source
 from .mix import RATIO_KEYS, build_bfcl_holdout, build_dataset, class_counts, select_specs, synthesize, when_pairs
 from .source_text import java_js_share
 from .synthetic import bad_from_good, dedup_key
+from .verbose import verbose_share
 
 CLASSES = ("good", "no_tool", "bad", "when")
 
@@ -157,7 +158,10 @@ def _build(d: dict, categories: list[str], reference: BFCLReference | None | str
     for recs in train.values():
         rng.shuffle(recs)
     train["when"] = when_pairs(train["good"], train["no_tool"], rng, d["reference_date"], gate)
-    styles = {"python_types": python_typed_share(train, d["python_types"], d["seed"])}
+    styles = {}
+    if d["verbose_tools"]:  # first: the type rewrites below then apply to the verbose tools as to any other
+        styles["verbose_tools"] = verbose_share(train["good"] + train["no_tool"], d["verbose_tools"], d["seed"])
+    styles["python_types"] = python_typed_share(train, d["python_types"], d["seed"])
     if d["java_js"]:  # after the Python names: it reads both spellings, and its records' types are its own
         styles.update(java_js_share(train["good"], d["java_js"], d["seed"]))
     t2 = time.perf_counter()

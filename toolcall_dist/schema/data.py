@@ -82,6 +82,8 @@ class DataConfig:
     python_types: float = 0.0  # share of training records whose tools use BFCL's Python type names ("dict", "float")
     # share of call records offered as BFCL offers Java / JavaScript functions, values written as source text
     java_js: float = 0.0
+    # share of SFT records whose tools get long descriptions and 2-6 extra optional parameters the calls leave unset
+    verbose_tools: float = 0.0
     heldout_tool_fraction: float = 0.2  # tools of each domain kept out of training, for the eval split and held-out
     sources: list[SourceConfig] = field(default_factory=list)
     reference_date: str = "2026-11-24"
@@ -100,6 +102,7 @@ class DataConfig:
               f"must be >= 0, got {self.holdout_per_category}")
         check(0 <= self.python_types <= 1, "data.python_types", f"must be in [0, 1], got {self.python_types}")
         check(0 <= self.java_js <= 1, "data.java_js", f"must be in [0, 1], got {self.java_js}")
+        check(0 <= self.verbose_tools <= 1, "data.verbose_tools", f"must be in [0, 1], got {self.verbose_tools}")
         check(0 <= self.heldout_tool_fraction < 1, "data.heldout_tool_fraction",
               f"must be in [0, 1), got {self.heldout_tool_fraction}")
         total = sum(s.weight for s in self.sources)
