@@ -47,7 +47,7 @@ def test_a_stopped_generation_resumes_with_only_what_the_journal_lacks(tmp_path)
     again = Generator()
     assert journal.generate(again, {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=2) == whole
     assert again.asked == [9]
-    assert again.labels == ["eval_sft part 1/1"]
+    assert again.labels == ["eval_sft"]  # one part: the label is the stage's own
 
 
 def test_torn_and_stale_lines_are_generated_again_never_trusted(tmp_path, caplog):

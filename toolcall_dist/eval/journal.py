@@ -65,7 +65,8 @@ def generate(generate_fn: Callable, spec: dict, prompts: dict[int, str], batches
     with path.open("a") as f:
         for k in range(0, len(todo), chunk_batches):
             chunk = todo[k:k + chunk_batches]
-            part = {**spec, "label": f"{spec.get('label', '')} part {k // chunk_batches + 1}/{parts}"}
+            label = f"{spec.get('label', '')} part {k // chunk_batches + 1}/{parts}"
+            part = spec if parts == 1 else {**spec, "label": label}
             texts = generate_fn(part, {i: prompts[i] for b in chunk for i in b}, chunk)
             for b in chunk:
                 for i in b:
