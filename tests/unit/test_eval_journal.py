@@ -67,3 +67,14 @@ def test_torn_and_stale_lines_are_generated_again_never_trusted(tmp_path, caplog
     done, stale = journal.read(path, changed)  # the torn line stays a line of its own: nothing after it is lost
     assert done == out and stale == 2
     assert all(json.loads(x)["i"] in (4, 9) for x in path.read_text().splitlines()[-2:])
+
+
+def test_a_line_cut_inside_a_character_is_generated_again(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    prompts = {0: "Wetter in Zürich?", 1: "東京の天気"}
+    journal.generate(lambda spec, p, b: {i: p[i] + " ☀" for i in p}, {}, prompts, [[0], [1]], path, chunk_batches=1)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-5])  # the stop fell inside the last line's "☀" (3 bytes in UTF-8), before `"}\n`
+    again = Generator()
+    out = journal.generate(again, {"label": "x"}, prompts, [[0], [1]], path)
+    assert again.asked == [1] and out == {0: "Wetter in Zürich? ☀", 1: "東京の天気".upper()}

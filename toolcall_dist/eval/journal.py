@@ -33,7 +33,8 @@ def read(path: Path, prompts: dict[int, str]) -> tuple[dict[int, str], int]:
     stale = 0
     if not path.exists():
         return done, stale
-    for line in path.read_text().splitlines():
+    # a stop can cut the last line inside a multi-byte character: that line is then unusable, not the file
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
         try:
             row = json.loads(line)
             i, h, text = int(row["i"]), row["hash"], row["text"]
