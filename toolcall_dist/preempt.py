@@ -1,5 +1,8 @@
 """Preemption: a signal to the driver becomes "checkpoint at the next step, stop, exit 75, resume on re-run".
 
+Generation in the driver's process (evaluation, mining) stops after its current batch (``eval.generate``); an
+evaluation resumes from its journal (``eval.journal``), a mining stage runs again.
+
 Slurm sends SIGUSR1 ahead of a time limit (``--signal``) and SIGTERM on preemption. The driver's handler only sets a
 flag and touches a stop file in the running training stage's directory; the workers poll that file at every step
 boundary (``train/ray_job.py``), agree on it collectively, save a checkpoint and stop. The pipeline then raises
@@ -33,7 +36,7 @@ def requested() -> bool:
 def request(signum: int | None = None, frame=None) -> None:
     """Signal handler: remember the request and tell every running training stage's workers to stop."""
     if not _state["requested"]:
-        log.warning("stop requested (%s): checkpointing at the next step boundary",
+        log.warning("stop requested (%s): training checkpoints at its next step, generation stops after its batch",
                     signal.Signals(signum).name if signum else "request")
     _state["requested"] = True
     for path in _state["stop_files"]:

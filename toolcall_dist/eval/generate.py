@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from toolcall_dist import preempt
 from toolcall_dist.eval.cpu_cache import cpu_cache
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,8 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
     out: dict[int, str] = {}
     t0, done, total = time.time(), 0, sum(map(len, batches))
     for idx in batches:
+        if preempt.requested():  # SIGTERM/SIGUSR1 to this process: stop between batches, as training between steps
+            raise preempt.Preempted(f"{label or 'generation'} stopped after {done}/{total} prompts")
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}
         seeded = contextlib.nullcontext()
