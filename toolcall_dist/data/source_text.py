@@ -34,6 +34,7 @@ TYPE_NAMES = {
                    "boolean": "Boolean", "array": "array", "object": "dict", "dict": "dict"},
 }
 _CATEGORY = {"java": "simple_java", "javascript": "simple_javascript"}
+JAVA_QUOTE, JS_QUOTE = '"', "'"  # how each language's collections quote their strings here
 
 
 class NotSourceText(ValueError):
@@ -55,9 +56,9 @@ def java_text(value, type_name: str) -> str:
     if type_name == "ArrayList":
         if not value:
             return "new ArrayList<>()"
-        return f"new ArrayList<>(Arrays.asList({', '.join(_scalar(v, 'java', chr(34)) for v in value)}))"
+        return f"new ArrayList<>(Arrays.asList({', '.join(_scalar(v, 'java', JAVA_QUOTE) for v in value)}))"
     if type_name == "HashMap":
-        puts = " ".join(f'put("{k}", {_scalar(v, "java", chr(34))});' for k, v in value.items())
+        puts = " ".join(f'put("{k}", {_scalar(v, "java", JAVA_QUOTE)});' for k, v in value.items())
         return f"new HashMap<String, Object>() {{{{ {puts} }}}}" if value else "new HashMap<String, Object>()"
     if type_name == "double":
         return str(float(value))
@@ -67,15 +68,14 @@ def java_text(value, type_name: str) -> str:
 def js_text(value, type_name: str) -> str:
     """``value`` as JavaScript source text for a parameter of JavaScript type ``type_name``."""
     if type_name == "array":
-        return f"[{', '.join(_scalar(v, 'javascript', chr(39)) for v in value)}]"
+        return f"[{', '.join(_scalar(v, 'javascript', JS_QUOTE) for v in value)}]"
     if type_name == "dict":
-        return "{" + ", ".join(f"{k}: {_scalar(v, 'javascript', chr(39))}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_scalar(v, 'javascript', JS_QUOTE)}" for k, v in value.items()) + "}"
     return _scalar(value, "javascript")
 
 
 def _typed(prop: dict, language: str) -> dict:
-    """A JSON-Schema (or Python-typed) parameter typed in ``language``'s names, nested schemas dropped where BFCL's
-    rewrite drops them."""
+    """A JSON-Schema (or Python-typed) parameter typed in ``language``'s names (a list's items too)."""
     names = TYPE_NAMES[language]
     if prop.get("type") not in names:
         raise NotSourceText(f"parameter type {prop.get('type')!r} has no {language} name here")
