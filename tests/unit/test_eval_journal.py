@@ -25,7 +25,7 @@ class Generator:
     def __call__(self, spec, prompts, batches):
         if self.stop_after is not None and len(self.labels) == self.stop_after:
             raise KeyboardInterrupt
-        self.labels.append(spec["label"])
+        self.labels.append((spec["label"], spec.get("progress")))
         ids = [i for b in batches for i in b]
         assert set(ids) == set(prompts)
         self.asked += ids
@@ -40,14 +40,16 @@ def test_a_stopped_generation_resumes_with_only_what_the_journal_lacks(tmp_path)
 
     first = Generator(stop_after=2)
     with pytest.raises(KeyboardInterrupt):
-        journal.generate(first, {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=2)
+        journal.generate(first, {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=2,
+                         overall_progress=True)
     assert first.asked == [0, 1, 2, 3, 4, 5, 6, 7, 8]  # two chunks of two batches written before the stop
-    assert first.labels == ["eval_sft part 1/3", "eval_sft part 2/3"]
+    assert first.labels == [("eval_sft", [0, 10]), ("eval_sft", [5, 10])]  # one progress line over the chunks
 
     again = Generator()
-    assert journal.generate(again, {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=2) == whole
+    assert journal.generate(again, {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=2,
+                            overall_progress=True) == whole
     assert again.asked == [9]
-    assert again.labels == ["eval_sft"]  # one part: the label is the stage's own
+    assert again.labels == [("eval_sft", [9, 10])]
 
 
 def test_torn_and_stale_lines_are_generated_again_never_trusted(tmp_path, caplog):

@@ -45,3 +45,12 @@ def test_generation_stops_between_batches_and_the_journal_resumes(tiny, tmp_path
     out = journal.generate(lambda spec, p, b: rest.append(b) or run_batches(model, tok, p, b, 6, stop),
                            {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=1)
     assert rest == [[[2, 3]], [[4, 5]]] and out == whole
+
+
+def test_a_chunk_reports_its_place_in_the_whole_generation(tiny, caplog):
+    model, tok, stop = tiny
+    with caplog.at_level("INFO", logger="toolcall_dist.eval.generate"):
+        run_batches(model, tok, PROMPTS, BATCHES[1:], 4, stop, label="eval_base", progress=(2, 6))
+    progress = [r.progress for r in caplog.records if hasattr(r, "progress")]
+    assert [(p["done"], p["total"]) for p in progress] == [(4, 6), (6, 6)]
+    assert progress[-1]["eta_s"] == 0 and progress[0]["rate"] > 0

@@ -2,7 +2,8 @@
 
 ``spec`` is a plain dict (it crosses the Ray boundary): ``backend`` ("hf" or "vllm"), ``model_dir``, ``dtype``,
 ``max_new_tokens``, ``stop_ids``, for vLLM an optional ``lora`` (``{"base_dir", "adapter_dir", "rank"}``), and for
-the transformers backend an optional ``sampling`` (``{"temperature", "top_p", "seed"}``; absent or null: greedy).
+the transformers backend an optional ``sampling`` (``{"temperature", "top_p", "seed"}``; absent or null: greedy) and
+``progress`` (``[done before, total]``: these prompts reported as part of a larger generation).
 """
 
 from __future__ import annotations
@@ -39,4 +40,5 @@ def session(spec: dict):
     tok = load_tokenizer(spec["model_dir"], trust)
     model = load_model(spec["model_dir"], spec["dtype"], trust)
     return tok, lambda prompts, batches: run_batches(model, tok, prompts, batches, spec["max_new_tokens"],
-                                                     spec["stop_ids"], spec.get("label", ""), spec.get("sampling"))
+                                                     spec["stop_ids"], spec.get("label", ""), spec.get("sampling"),
+                                                     spec.get("progress"))

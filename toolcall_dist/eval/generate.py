@@ -155,15 +155,18 @@ def batch_seed(seed: int, batch: list[int]) -> int:
 
 
 def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], max_new_tokens: int,
-                stop_ids: list[int], label: str = "", sampling: dict | None = None) -> dict[int, str]:
+                stop_ids: list[int], label: str = "", sampling: dict | None = None,
+                progress: tuple[int, int] | None = None) -> dict[int, str]:
     """Completions for the prompts of ``batches``, greedy unless ``sampling`` (``{"temperature", "top_p", "seed"}``)
-    is given; each text ends at (and keeps) the first stop token."""
+    is given; each text ends at (and keeps) the first stop token. ``progress`` (``(done before, total)``) reports
+    these batches as part of a larger generation (a journal's chunks)."""
     import contextlib
 
     import torch
 
     out: dict[int, str] = {}
-    t0, done, total = time.time(), 0, sum(map(len, batches))
+    start, total = progress or (0, sum(map(len, batches)))
+    t0, done = time.time(), start
     for idx in batches:
         if preempt.requested():  # SIGTERM/SIGUSR1 to this process: stop between batches, as training between steps
             raise preempt.Preempted(f"{label or 'generation'} stopped after {done}/{total} prompts")
@@ -184,8 +187,8 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
         secs = time.time() - t0
         log.info("[%s] generated %d/%d (%.0fs)", label, done, total, secs,
                  extra={"progress": {"label": label, "done": done, "total": total, "unit": "prompts",
-                                     "rate": done / secs if secs > 0 else None,
-                                     "eta_s": (total - done) * secs / done}})
+                                     "rate": (done - start) / secs if secs > 0 else None,
+                                     "eta_s": (total - done) * secs / (done - start)}})
     return out
 
 

@@ -49,10 +49,12 @@ def read(path: Path, prompts: dict[int, str]) -> tuple[dict[int, str], int]:
 
 
 def generate(generate_fn: Callable, spec: dict, prompts: dict[int, str], batches: list[list[int]], path: Path,
-             chunk_batches: int = CHUNK_BATCHES) -> dict[int, str]:
+             chunk_batches: int = CHUNK_BATCHES, overall_progress: bool = False) -> dict[int, str]:
     """``generate_fn(spec, prompts, batches)``, run ``chunk_batches`` batches at a time with each chunk's completions
     appended to ``path`` (flushed to disk) before the next starts; completions already there are not generated
-    again. Returns every completion, as one uninterrupted call would."""
+    again. Returns every completion, as one uninterrupted call would. ``overall_progress``: each chunk's spec
+    carries ``progress`` (done so far, total), so in-process generation reports one progress line over the
+    chunks."""
     done, stale = read(path, prompts)
     todo = [[i for i in b if i not in done] for b in batches]
     todo = [b for b in todo if b]
@@ -62,12 +64,11 @@ def generate(generate_fn: Callable, spec: dict, prompts: dict[int, str], batches
     if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
         with path.open("a") as f:  # the stop cut the last line short: it stays a line of its own, not usable
             f.write("\n")
-    parts = -(-len(todo) // chunk_batches)
+    total = len(done) + sum(map(len, todo))
     with path.open("a") as f:
         for k in range(0, len(todo), chunk_batches):
             chunk = todo[k:k + chunk_batches]
-            label = f"{spec.get('label', '')} part {k // chunk_batches + 1}/{parts}"
-            part = spec if parts == 1 else {**spec, "label": label}
+            part = {**spec, "progress": [len(done), total]} if overall_progress else spec
             texts = generate_fn(part, {i: prompts[i] for b in chunk for i in b}, chunk)
             for b in chunk:
                 for i in b:

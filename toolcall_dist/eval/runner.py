@@ -84,9 +84,11 @@ def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | N
     journal_path = out_dir / JOURNAL
     # In-process transformers generation is journaled every few batches; a vLLM engine or a set of Ray tasks is
     # started once per call, so there it is one call, journaled when it ends.
-    chunk = journal.CHUNK_BATCHES if e["backend"] == "hf" and e.get("num_shards", 1) == 1 else len(work.batches)
+    in_process = e["backend"] == "hf" and e.get("num_shards", 1) == 1
+    chunk = journal.CHUNK_BATCHES if in_process else len(work.batches)
     texts = journal.generate(generate_fn, spec, {i: prompts[i] for batch in work.batches for i in batch},
-                             work.batches, journal_path, chunk_batches=max(chunk, 1)) if work.batches else {}
+                             work.batches, journal_path, chunk_batches=max(chunk, 1),
+                             overall_progress=in_process) if work.batches else {}
     rows = [_judge(fmt, stage, item, texts.get(i, ""), work.over_length.get(i), e["decode"])
             for i, item in enumerate(items)]
     if multi:
