@@ -68,6 +68,12 @@ def bfcl_ground_truth(call: dict, tool: dict) -> dict:
 BFCL_TYPE_NAMES = {"object": "dict", "number": "float"}
 
 
+def default_sentence(value) -> str:
+    """A parameter's default as BFCL's descriptions state it: "Default is 'km'.", "Default is 20."."""
+    shown = f"'{value}'" if isinstance(value, str) else json.dumps(value)
+    return f"Default is {shown}."
+
+
 def _python_typed(schema: dict) -> dict:
     out = dict(schema)
     if out.get("type") in BFCL_TYPE_NAMES:
@@ -77,8 +83,7 @@ def _python_typed(schema: dict) -> dict:
     if isinstance(out.get("items"), dict):
         out["items"] = _python_typed(out["items"])
     if "default" in out and "default" not in out.get("description", "").lower():
-        shown = f"'{out['default']}'" if isinstance(out["default"], str) else json.dumps(out["default"])
-        out["description"] = f"{out.get('description', '').rstrip()} Default is {shown}.".lstrip()
+        out["description"] = f"{out.get('description', '').rstrip()} {default_sentence(out['default'])}".lstrip()
     return out
 
 

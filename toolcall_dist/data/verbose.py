@@ -14,9 +14,9 @@ mention stays out of the call. The extra parameters' names are the project's own
 
 from __future__ import annotations
 
-import json
 import random
 
+from .bfcl_format import default_sentence
 from .tools import copy_json
 
 EXTRA_PARAMS: dict[str, dict] = {
@@ -59,10 +59,6 @@ DETAILS = (
 )
 
 
-def _shown(value) -> str:
-    return f"'{value}'" if isinstance(value, str) else json.dumps(value)
-
-
 def verbose_tool(tool: dict, rng: random.Random) -> dict:
     """``tool`` with a longer description, each parameter's description saying whether it is required (and its
     default), and 2-6 extra optional parameters (a new dict; the calls that fit ``tool`` fit it too)."""
@@ -75,13 +71,13 @@ def verbose_tool(tool: dict, rng: random.Random) -> dict:
         if name in required:
             prop["description"] = f"{desc} Required."
         elif "default" in prop and "default" not in desc.lower():
-            prop["description"] = f"{desc} Optional. Default is {_shown(prop['default'])}."
+            prop["description"] = f"{desc} Optional. {default_sentence(prop['default'])}"
         elif "default" not in prop:
             prop["description"] = f"{desc} Optional."
     free = [n for n in EXTRA_PARAMS if n not in props]
     for name in rng.sample(free, min(len(free), rng.randint(2, 6))):
         extra = copy_json(EXTRA_PARAMS[name])
-        extra["description"] += f" Optional. Default is {_shown(extra['default'])}."
+        extra["description"] += f" Optional. {default_sentence(extra['default'])}"
         props[name] = extra
     return out
 

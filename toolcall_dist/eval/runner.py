@@ -87,7 +87,7 @@ def evaluate(model_dir: str, family: str, e: dict, sets: list[tuple[str, str | N
     in_process = e["backend"] == "hf" and e.get("num_shards", 1) == 1
     chunk = journal.CHUNK_BATCHES if in_process else len(work.batches)
     texts = journal.generate(generate_fn, spec, {i: prompts[i] for batch in work.batches for i in batch},
-                             work.batches, journal_path, chunk_batches=max(chunk, 1),
+                             work.batches, journal_path, chunk_batches=chunk,
                              overall_progress=in_process) if work.batches else {}
     rows = [_judge(fmt, stage, item, texts.get(i, ""), work.over_length.get(i), e["decode"])
             for i, item in enumerate(items)]
