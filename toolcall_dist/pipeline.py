@@ -167,10 +167,15 @@ def plan_stages(r: dict, root: Path, prebuilt: Path | None = None) -> tuple[dict
     mine_cfg = {k: v for k, v in r["mine"].items() if k != "num_shards"}
     mine_parts = [data.key, sft.key, mine_cfg, r["eval"]["decode"], r["seed"], *_dtype_part(r)]
     mine = Stage(root, "mine", stage_key("mine", *mine_parts))
-    mined = r["dpo"]["pairs"]["mined"] > 0
+    pairs = r["dpo"]["pairs"]
+    mined = pairs["mined"] > 0
     dpo_parts = [data.key, sft.key, _dpo_key(r["dpo"]), *train_common]
-    if mined:  # a synthetic-only mix uses those pairs whole: its DPO stages keep the keys they had before mining
-        dpo_parts += [r["dpo"]["pairs"], mine.key]
+    # A synthetic-only mix uses those pairs whole: its DPO stages keep the keys they had before mining. The count
+    # source enters the mix's key only when weighted, so mixes cached before it keep theirs.
+    if mined or pairs.get("count", 0) > 0:
+        dpo_parts += [_legacy_form(pairs, {"count": 0.0})]
+    if mined:
+        dpo_parts += [mine.key]
     dpo = Stage(root, "dpo", stage_key("dpo", *dpo_parts))
     deps = {"data": [], "base": [], "sft": ["data", "base"], "mine": ["data", "base", "sft"],
             "dpo": ["data", "base", "sft", *(["mine"] if mined else [])],

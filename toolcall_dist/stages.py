@@ -203,13 +203,15 @@ def run_sft(ctx: Context, st, stages) -> dict:
 
 
 def run_dpo(ctx: Context, st, stages) -> dict:
+    from toolcall_dist.data.count_pairs import count_pairs
     from toolcall_dist.data.mix import mix_pairs
     from toolcall_dist.train import dpo
 
     train_dir = Path(stages["data"].info()["train_dir"])
     weights = ctx.cfg["dpo"]["pairs"]
     sources = {"synthetic": read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl"),
-               "mined": read_jsonl(stages["mine"].dir / stages["mine"].info()["pairs"]) if weights["mined"] else []}
+               "mined": read_jsonl(stages["mine"].dir / stages["mine"].info()["pairs"]) if weights["mined"] else [],
+               "count": count_pairs(read_jsonl(train_dir / "good.jsonl"), ctx.cfg["seed"]) if weights["count"] else []}
     pairs, mix = mix_pairs(sources, weights, ctx.cfg["seed"], ctx.cfg["dpo"]["max_pairs"])
     sft_dir = stages["sft"].info()["model_dir"]
     stats = dpo.prepare_dataset(pairs, sft_dir, ctx.cfg["model"]["family"], ctx.cfg["dpo"]["max_length"],

@@ -245,6 +245,7 @@ def test_mix_pairs_caps_the_set_at_max_pairs_keeping_the_shares():
 
 @pytest.mark.parametrize(("override", "key"), [
     ("dpo.pairs.mined=-1", "dpo.pairs.mined"), ("dpo.pairs={synthetic:0,mined:0}", "dpo.pairs"),
+    ("dpo.pairs.count=-0.5", "dpo.pairs.count"), ("dpo.pairs.count=nan", "dpo.pairs.count"),
     ("mine.samples_per_prompt=-1", "mine.samples_per_prompt"), ("mine.temperature=0", "mine.temperature"),
     ("mine.top_p=1.5", "mine.top_p"), ("mine.max_share_per_error=0", "mine.max_share_per_error"),
     ("mine.anchor_share=1", "mine.anchor_share"), ("mine.chosen=best", "mine.chosen"),

@@ -118,6 +118,25 @@ def test_dpo_stage_key_keeps_its_old_form_until_a_later_option_leaves_its_defaul
     assert pipeline._dpo_key({**d, "pairs": {"mined": 1}}) == pipeline._dpo_key(d)  # pairs join only when mined
 
 
+def test_count_pairs_enter_the_dpo_key_only_when_weighted(compose, tmp_path):
+    """``dpo.pairs.count`` came after mixes were cached: at 0 a mined mix keeps the key it had (its pairs without
+    ``count``); weighted, it makes a new DPO key and leaves the stages before DPO as they were."""
+    def plan(overrides):
+        r = OmegaConf.to_container(compose(["+exp=quickstart", *overrides]), resolve=True)
+        return r, {name: st.key for name, st in pipeline.plan_stages(r, tmp_path)[0].items()}
+
+    r, mined = plan(["dpo.pairs={synthetic:4,mined:1}"])
+    pairs_before = {k: v for k, v in r["dpo"]["pairs"].items() if k != "count"}
+    assert r["dpo"]["pairs"]["count"] == 0 and pairs_before == {"synthetic": 4, "mined": 1}
+    common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
+    assert mined["dpo"] == pipeline.stage_key("dpo", mined["data"], mined["sft"], pipeline._dpo_key(r["dpo"]),
+                                              *common, pairs_before, mined["mine"])
+    _, plain = plan([])
+    _, counted = plan(["dpo.pairs={synthetic:1,count:1}"])
+    assert counted["dpo"] not in (plain["dpo"], mined["dpo"])
+    assert {k: v for k, v in counted.items() if k != "dpo"} == {k: v for k, v in plain.items() if k != "dpo"}
+
+
 def test_eval_key_is_one_models_evaluation_whatever_else_the_run_evaluates(compose):
     """``eval.models=[base,sft]`` finds the evaluations a full run makes (and a full run finds theirs), while what
     changes an evaluation (its categories, its limits) still makes a new key."""
