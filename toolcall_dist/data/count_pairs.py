@@ -1,9 +1,10 @@
 """DPO pairs about how many calls to make: end the turn after this call, or call again.
 
 After a call's closing delimiter a model decides between ending its turn and opening another call. A small SFT model
-can learn that decision as a prior alone: the quickstart's 1.25M-parameter SFT model gives the end of turn the same
-probability there (about 0.76) whether the request asks for one call or three, so greedy decoding makes one call
-where several are asked for. A pair here differs from its chosen reply first at exactly that decision:
+can learn that decision mostly as a prior: the quickstart's 1.25M-parameter SFT model gives another call a median
+0.2 after a one-call request and 0.3 after a multi-call one, never past one half, so greedy decoding makes one call
+where several are asked for (benchmarks/call_count_decision.py). A pair here differs from its chosen reply first at
+exactly that decision:
 
 - ``count:stopped_early``, from a multi-call record: chosen = every call, rejected = the first call alone;
 - ``count:called_again``, from a single-call record: chosen = the call, rejected = the call made twice.
