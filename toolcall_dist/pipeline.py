@@ -172,7 +172,7 @@ def plan_stages(r: dict, root: Path, prebuilt: Path | None = None) -> tuple[dict
     dpo_parts = [data.key, sft.key, _dpo_key(r["dpo"]), *train_common]
     # A synthetic-only mix uses those pairs whole: its DPO stages keep the keys they had before mining. The count
     # source enters the mix's key only when weighted, so mixes cached before it keep theirs.
-    if mined or pairs.get("count", 0) > 0:
+    if mined or pairs["count"] > 0:
         dpo_parts += [_legacy_form(pairs, {"count": 0.0})]
     if mined:
         dpo_parts += [mine.key]

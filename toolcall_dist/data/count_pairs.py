@@ -18,18 +18,9 @@ from __future__ import annotations
 import random
 
 from .corrupt import extra_call
-from .pairs import PAIR_KINDS
-from .synthetic import _rid, call_index, call_message, calls_of
+from .synthetic import bad_pair, call_index, calls_of
 
 KINDS = ("count:stopped_early", "count:called_again")
-
-
-def _pair(record: dict, kind: str, rejected: list[dict]) -> dict:
-    i = call_index(record["messages"])
-    rec = {"class": "bad", "kind": kind, "pair_kind": PAIR_KINDS["bad"], "source": record.get("source", "synthetic"),
-           "tools": list(record["tools"]), "prompt": list(record["messages"][:i]),
-           "chosen": [record["messages"][i]], "rejected": [call_message(rejected)]}
-    return {"id": _rid("bad", rec), **rec}
 
 
 def count_pairs(good: list[dict], seed: int) -> list[dict]:
@@ -40,13 +31,10 @@ def count_pairs(good: list[dict], seed: int) -> list[dict]:
     for rec in good:
         i = call_index(rec["messages"])
         if i is not None:
-            (multi if len(calls_of(rec["messages"][i])) > 1 else single).append(rec)
+            calls = calls_of(rec["messages"][i])
+            (multi if len(calls) > 1 else single).append((rec, calls))
     n = min(len(multi), len(single))
-    early = [_pair(r, KINDS[0], calls_of(r["messages"][call_index(r["messages"])])[:1]) for r in rng.sample(multi, n)]
-    again = []
-    for r in rng.sample(single, n):
-        calls = calls_of(r["messages"][call_index(r["messages"])])
-        again.append(_pair(r, KINDS[1], extra_call(calls, r["tools"], "", rng)))
-    out = early + again
+    out = [bad_pair(rec, KINDS[0], calls[:1]) for rec, calls in rng.sample(multi, n)]
+    out += [bad_pair(rec, KINDS[1], extra_call(calls, rec["tools"], "", rng)) for rec, calls in rng.sample(single, n)]
     rng.shuffle(out)
     return out

@@ -254,10 +254,16 @@ def bad_from_good(good: dict, rng: random.Random, kinds: list[str] | None = None
     added = sorted({c["name"] for c in bad if c["name"] not in offered and c["name"] in SPEC_BY_NAME})
     if allowed is not None and not set(added) <= allowed:
         return None
-    tools += [SPEC_BY_NAME[name].schema for name in added]
+    return bad_pair(good, kind, bad, tools + [SPEC_BY_NAME[name].schema for name in added])
+
+
+def bad_pair(good: dict, kind: str, bad: list[dict], tools: list[dict] | None = None) -> dict:
+    """A precision pair from a good record: its prompt, chosen = its calls, rejected = the calls ``bad``, offered
+    ``tools`` (default: the record's)."""
+    i = call_index(good["messages"])
     rec = {"class": "bad", "kind": kind, "pair_kind": PAIR_KINDS["bad"], "source": good.get("source", SYNTHETIC),
-           "tools": tools, "prompt": list(prompt), "chosen": [call_message(calls)],
-           "rejected": [call_message(bad)]}
+           "tools": list(good["tools"]) if tools is None else tools, "prompt": list(good["messages"][:i]),
+           "chosen": [call_message(calls_of(good["messages"][i]))], "rejected": [call_message(bad)]}
     return {"id": _rid("bad", rec), **rec}
 
 
