@@ -1,7 +1,8 @@
 """Preemption: a signal to the driver becomes "checkpoint at the next step, stop, exit 75, resume on re-run".
 
 Generation in the driver's process (evaluation, mining) stops after its current batch (``eval.generate``); an
-evaluation resumes from its journal (``eval.journal``), a mining stage runs again.
+evaluation keeps every batch it finished in its journal and resumes from it (``eval.journal``), a mining stage runs
+again.
 
 Slurm sends SIGUSR1 ahead of a time limit (``--signal``) and SIGTERM on preemption. The driver's handler only sets a
 flag and touches a stop file in the running training stage's directory; the workers poll that file at every step
@@ -26,7 +27,12 @@ _state: dict = {"requested": False, "stop_files": set()}
 
 
 class Preempted(RuntimeError):
-    """Raised by the pipeline when a stop was requested: the current stage checkpointed and is not done."""
+    """Raised by the pipeline when a stop was requested: the current stage checkpointed and is not done.
+    ``partial``: what a generation finished before it stopped (prompt index -> completion), kept by its journal."""
+
+    def __init__(self, message: str, partial: dict[int, str] | None = None):
+        super().__init__(message)
+        self.partial = partial or {}
 
 
 def requested() -> bool:

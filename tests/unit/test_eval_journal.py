@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from toolcall_dist import preempt
 from toolcall_dist.eval import journal
 
 pytestmark = pytest.mark.unit
@@ -50,6 +51,32 @@ def test_a_stopped_generation_resumes_with_only_what_the_journal_lacks(tmp_path)
                             overall_progress=True) == whole
     assert again.asked == [9]
     assert again.labels == [("eval_sft", [9, 10])]
+
+
+def test_a_stop_inside_a_chunk_keeps_the_batches_that_finished(tmp_path):
+    """A stop request ends generation after its current batch (``eval.generate.run_batches``): the batches of the
+    chunk that finished before it reach the journal, and the rerun generates only the rest."""
+    path = tmp_path / "journal.jsonl"
+    finished: list[int] = []
+
+    def stopped_after_two_batches(spec, prompts, batches):
+        out = {}
+        for n, batch in enumerate(batches):
+            if len(finished) == 2:
+                raise preempt.Preempted("eval_sft stopped", partial=out)
+            out.update({i: prompts[i].upper() for i in batch})
+            finished.append(n)
+        return out
+
+    with pytest.raises(preempt.Preempted):
+        journal.generate(stopped_after_two_batches, {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=4)
+    done, stale = journal.read(path, PROMPTS)
+    assert done == {i: PROMPTS[i].upper() for i in (0, 1, 2, 3, 4)} and stale == 0  # batches 1 and 2 of chunk 1
+
+    again = Generator()
+    out = journal.generate(again, {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=4)
+    assert out == {i: p.upper() for i, p in PROMPTS.items()}
+    assert again.asked == [5, 6, 7, 8, 9]
 
 
 def test_torn_and_stale_lines_are_generated_again_never_trusted(tmp_path, caplog):

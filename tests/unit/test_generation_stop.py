@@ -1,6 +1,8 @@
 """A stop request (SIGTERM/SIGUSR1 to the driver) reaches generation: it stops between batches, and an evaluation
 run again resumes from its journal with the replies an uninterrupted run gives."""
 
+import logging
+
 import pytest
 
 from toolcall_dist import preempt
@@ -45,6 +47,34 @@ def test_generation_stops_between_batches_and_the_journal_resumes(tiny, tmp_path
     out = journal.generate(lambda spec, p, b: rest.append(b) or run_batches(model, tok, p, b, 6, stop),
                            {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=1)
     assert rest == [[[2, 3]], [[4, 5]]] and out == whole
+
+
+def test_a_stop_inside_a_chunk_keeps_its_finished_batches(tiny, tmp_path, caplog):
+    model, tok, stop = tiny
+    whole = run_batches(model, tok, PROMPTS, BATCHES, 6, stop)
+
+    class StopAtFirstProgress(logging.Handler):  # the signal arrives while the chunk's first batch is reported
+        def emit(self, record):
+            if hasattr(record, "progress"):
+                preempt.request()
+
+    path, handler = tmp_path / "journal.jsonl", StopAtFirstProgress()
+    logger = logging.getLogger("toolcall_dist.eval.generate")
+    logger.addHandler(handler)
+    try:
+        with caplog.at_level("INFO", logger=logger.name), pytest.raises(preempt.Preempted, match="after 2/6"):
+            journal.generate(lambda spec, p, b: run_batches(model, tok, p, b, 6, stop, label=spec["label"]),
+                             {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=3)
+    finally:
+        logger.removeHandler(handler)
+    done, _ = journal.read(path, PROMPTS)
+    assert done == {i: whole[i] for i in (0, 1)}  # one chunk of three batches: the first one is kept
+
+    preempt._state["requested"] = False
+    rest = []
+    out = journal.generate(lambda spec, p, b: rest.append(b) or run_batches(model, tok, p, b, 6, stop),
+                           {"label": "eval_sft"}, PROMPTS, BATCHES, path, chunk_batches=3)
+    assert rest == [[[2, 3], [4, 5]]] and out == whole
 
 
 def test_a_chunk_reports_its_place_in_the_whole_generation(tiny, caplog):

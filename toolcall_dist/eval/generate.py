@@ -169,7 +169,7 @@ def run_batches(model, tok, prompts: dict[int, str], batches: list[list[int]], m
     t0, done = time.time(), start
     for idx in batches:
         if preempt.requested():  # SIGTERM/SIGUSR1 to this process: stop between batches, as training between steps
-            raise preempt.Preempted(f"{label or 'generation'} stopped after {done}/{total} prompts")
+            raise preempt.Preempted(f"{label or 'generation'} stopped after {done}/{total} prompts", partial=out)
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}
         seeded = contextlib.nullcontext()

@@ -17,6 +17,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from toolcall_dist import preempt
+
 log = logging.getLogger(__name__)
 
 CHUNK_BATCHES = 16  # batches generated between two journal writes (~256 prompts at eval.batch_size 16)
@@ -69,12 +71,20 @@ def generate(generate_fn: Callable, spec: dict, prompts: dict[int, str], batches
         for k in range(0, len(todo), chunk_batches):
             chunk = todo[k:k + chunk_batches]
             part = {**spec, "progress": [len(done), total]} if overall_progress else spec
-            texts = generate_fn(part, {i: prompts[i] for b in chunk for i in b}, chunk)
-            for b in chunk:
-                for i in b:
-                    f.write(json.dumps({"i": i, "hash": prompt_hash(prompts[i]), "text": texts.get(i, "")},
-                                       ensure_ascii=False) + "\n")
-                    done[i] = texts.get(i, "")
-            f.flush()
-            os.fsync(f.fileno())
+            try:
+                texts = generate_fn(part, {i: prompts[i] for b in chunk for i in b}, chunk)
+            except preempt.Preempted as stop:  # the chunk's batches that finished before the stop are kept
+                _append(f, prompts, [i for b in chunk for i in b if i in stop.partial], stop.partial, done)
+                raise
+            _append(f, prompts, [i for b in chunk for i in b], texts, done)
     return done
+
+
+def _append(f, prompts: dict[int, str], ids: list[int], texts: dict[int, str], done: dict[int, str]) -> None:
+    """Write the completions of ``ids`` to the open journal ``f`` (on disk before this returns) and into ``done``."""
+    for i in ids:
+        f.write(json.dumps({"i": i, "hash": prompt_hash(prompts[i]), "text": texts.get(i, "")},
+                           ensure_ascii=False) + "\n")
+        done[i] = texts.get(i, "")
+    f.flush()
+    os.fsync(f.fileno())
