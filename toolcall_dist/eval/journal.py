@@ -71,12 +71,13 @@ def generate(generate_fn: Callable, spec: dict, prompts: dict[int, str], batches
         for k in range(0, len(todo), chunk_batches):
             chunk = todo[k:k + chunk_batches]
             part = {**spec, "progress": [len(done), total]} if overall_progress else spec
+            ids = [i for b in chunk for i in b]
             try:
-                texts = generate_fn(part, {i: prompts[i] for b in chunk for i in b}, chunk)
+                texts = generate_fn(part, {i: prompts[i] for i in ids}, chunk)
             except preempt.Preempted as stop:  # the chunk's batches that finished before the stop are kept
-                _append(f, prompts, [i for b in chunk for i in b if i in stop.partial], stop.partial, done)
+                _append(f, prompts, [i for i in ids if i in stop.partial], stop.partial, done)
                 raise
-            _append(f, prompts, [i for b in chunk for i in b], texts, done)
+            _append(f, prompts, ids, texts, done)
     return done
 
 
