@@ -161,7 +161,8 @@ def plan_stages(r: dict, root: Path, prebuilt: Path | None = None) -> tuple[dict
     train_common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
     if r["model"]["attn_implementation"]:  # enters the keys only when set, so earlier stages stay valid
         train_common.append(r["model"]["attn_implementation"])
-    sft = Stage(root, "sft", stage_key("sft", data.key, base.key, r["sft"], *train_common))
+    sft = Stage(root, "sft", stage_key("sft", data.key, base.key, _legacy_form(r["sft"], {"call_turn_only": 0.0}),
+                                       *train_common))
     # Sharding, as in the eval, changes where replies are generated, not what they are. No DPO setting enters the
     # key: a beta sweep mines once.
     mine_cfg = {k: v for k, v in r["mine"].items() if k != "num_shards"}
@@ -171,9 +172,9 @@ def plan_stages(r: dict, root: Path, prebuilt: Path | None = None) -> tuple[dict
     mined = pairs["mined"] > 0
     dpo_parts = [data.key, sft.key, _dpo_key(r["dpo"]), *train_common]
     # A synthetic-only mix uses those pairs whole: its DPO stages keep the keys they had before mining. The count
-    # source enters the mix's key only when weighted, so mixes cached before it keep theirs.
-    if mined or pairs["count"] > 0:
-        dpo_parts += [_legacy_form(pairs, {"count": 0.0})]
+    # and sibling sources enter the mix's key only when weighted, so mixes cached before them keep theirs.
+    if mined or pairs["count"] > 0 or pairs["sibling"] > 0:
+        dpo_parts += [_legacy_form(pairs, {"count": 0.0, "sibling": 0.0})]
     if mined:
         dpo_parts += [mine.key]
     dpo = Stage(root, "dpo", stage_key("dpo", *dpo_parts))

@@ -195,8 +195,10 @@ def run_sft(ctx: Context, st, stages) -> dict:
     base_dir = stages["base"].info()["model_dir"]
     s = ctx.cfg["sft"]
     m = ctx.cfg["model"]
+    records, cut = sft.cut_after_calls(records, s["call_turn_only"], ctx.cfg["seed"])
     stats = sft.prepare_dataset(records, base_dir, m["family"], s["max_length"], s["assistant_only_loss"],
                                 str(st.dir / "dataset"), m["trust_remote_code"])
+    stats["cut_after_calls"] = cut
     log.info("[sft] dataset: %s", stats)
     info = _fit("sft", _train_config(ctx, st, "sft", base_dir, st.dir / "dataset", stages), ctx)
     return {"model_dir": "model", "dataset": stats, **info}
@@ -205,13 +207,16 @@ def run_sft(ctx: Context, st, stages) -> dict:
 def run_dpo(ctx: Context, st, stages) -> dict:
     from toolcall_dist.data.count_pairs import count_pairs
     from toolcall_dist.data.mix import mix_pairs
+    from toolcall_dist.data.sibling_pairs import sibling_pairs
     from toolcall_dist.train import dpo
 
     train_dir = Path(stages["data"].info()["train_dir"])
-    weights = ctx.cfg["dpo"]["pairs"]
+    weights, seed = ctx.cfg["dpo"]["pairs"], ctx.cfg["seed"]
+    good = read_jsonl(train_dir / "good.jsonl")
     sources = {"synthetic": read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl"),
                "mined": read_jsonl(stages["mine"].dir / stages["mine"].info()["pairs"]) if weights["mined"] else [],
-               "count": count_pairs(read_jsonl(train_dir / "good.jsonl"), ctx.cfg["seed"]) if weights["count"] else []}
+               "count": count_pairs(good, seed) if weights["count"] else [],
+               "sibling": sibling_pairs(good, seed) if weights["sibling"] else []}
     pairs, mix = mix_pairs(sources, weights, ctx.cfg["seed"], ctx.cfg["dpo"]["max_pairs"])
     sft_dir = stages["sft"].info()["model_dir"]
     stats = dpo.prepare_dataset(pairs, sft_dir, ctx.cfg["model"]["family"], ctx.cfg["dpo"]["max_length"],

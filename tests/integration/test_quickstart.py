@@ -114,9 +114,10 @@ def test_base_model_answers_in_prose(run):
 
 
 ARGUMENT_ERRORS = ("wrong_value", "missing_required", "unexpected_argument")
-# Margins set from the reduced run at seeds 0 and 1 (docs/results.md, "The curve's test"), with room below the lowest.
-CALL_RATE_MIN = 0.4  # share of the held-out tool prompts SFT answers with a call
-SFT_GAIN_MIN = 0.1  # SFT's non-live accuracy over base's, as a fraction
+# Margins set from the reduced run at seeds 0, 1 and 2 (docs/results.md, "The curve's test"), with room below the
+# lowest: SFT called on 80-90% of the tool prompts and gained 25-35 points, and DPO made as many argument errors.
+CALL_RATE_MIN = 0.6  # share of the held-out tool prompts SFT answers with a call
+SFT_GAIN_MIN = 0.15  # SFT's non-live accuracy over base's, as a fraction
 DPO_ARG_ERRORS_SLACK = 2  # DPO may make at most this many more argument errors than SFT (of 20 call entries)
 
 

@@ -118,23 +118,49 @@ def test_dpo_stage_key_keeps_its_old_form_until_a_later_option_leaves_its_defaul
     assert pipeline._dpo_key({**d, "pairs": {"mined": 1}}) == pipeline._dpo_key(d)  # pairs join only when mined
 
 
-def test_count_pairs_enter_the_dpo_key_only_when_weighted(compose, tmp_path):
-    """``dpo.pairs.count`` came after mixes were cached: at 0 a mined mix keeps the key it had (its pairs without
-    ``count``); weighted, it makes a new DPO key and leaves the stages before DPO as they were."""
+@pytest.mark.parametrize("source", ["count", "sibling"])
+def test_later_pair_sources_enter_the_dpo_key_only_when_weighted(compose, tmp_path, source):
+    """``dpo.pairs.count`` and ``dpo.pairs.sibling`` came after mixes were cached: at 0 a mined mix keeps the key it
+    had (its pairs without them); weighted, each makes a new DPO key and leaves the stages before DPO as they were."""
     def plan(overrides):
         r = OmegaConf.to_container(compose(["+exp=quickstart", *overrides]), resolve=True)
         return r, {name: st.key for name, st in pipeline.plan_stages(r, tmp_path)[0].items()}
 
     r, mined = plan(["dpo.pairs={synthetic:4,mined:1}"])
-    pairs_before = {k: v for k, v in r["dpo"]["pairs"].items() if k != "count"}
-    assert r["dpo"]["pairs"]["count"] == 0 and pairs_before == {"synthetic": 4, "mined": 1}
+    pairs_before = {k: v for k, v in r["dpo"]["pairs"].items() if k not in ("count", "sibling")}
+    assert r["dpo"]["pairs"][source] == 0 and pairs_before == {"synthetic": 4, "mined": 1}
     common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
     assert mined["dpo"] == pipeline.stage_key("dpo", mined["data"], mined["sft"], pipeline._dpo_key(r["dpo"]),
                                               *common, pairs_before, mined["mine"])
     _, plain = plan([])
-    _, counted = plan(["dpo.pairs={synthetic:1,count:1}"])
-    assert counted["dpo"] not in (plain["dpo"], mined["dpo"])
-    assert {k: v for k, v in counted.items() if k != "dpo"} == {k: v for k, v in plain.items() if k != "dpo"}
+    _, weighted = plan([f"dpo.pairs={{synthetic:1,{source}:1}}"])
+    assert weighted["dpo"] not in (plain["dpo"], mined["dpo"])
+    assert {k: v for k, v in weighted.items() if k != "dpo"} == {k: v for k, v in plain.items() if k != "dpo"}
+
+
+def test_call_turn_only_enters_the_sft_key_only_when_set(compose, tmp_path):
+    """``sft.call_turn_only`` came after SFT stages were cached: at 0 an SFT stage keeps the key it had (its config
+    without the option); any other share makes new SFT and later keys and leaves data and base as they were."""
+    def plan(overrides):
+        r = OmegaConf.to_container(compose(["+exp=smollm2_full", *overrides]), resolve=True)
+        return r, {name: st.key for name, st in pipeline.plan_stages(r, tmp_path)[0].items()}
+
+    r, whole = plan([])
+    assert r["sft"]["call_turn_only"] == 0.0
+    sft_before = {k: v for k, v in r["sft"].items() if k != "call_turn_only"}
+    common = [r["peft"], r["deepspeed"], r["cluster"]["num_workers"], r["seed"]]
+    assert whole["sft"] == pipeline.stage_key("sft", whole["data"], whole["base"], sft_before, *common)
+    _, cut = plan(["sft.call_turn_only=0.5"])
+    assert cut["sft"] != whole["sft"] and cut["dpo"] != whole["dpo"]
+    assert (cut["data"], cut["base"]) == (whole["data"], whole["base"])
+
+
+def test_call_turn_only_outside_0_1_is_a_config_error(compose):
+    from toolcall_dist.config import validate
+    from toolcall_dist.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="sft.call_turn_only"):
+        validate(compose(["+exp=quickstart", "sft.call_turn_only=1.5"]))
 
 
 def test_eval_key_is_one_models_evaluation_whatever_else_the_run_evaluates(compose):

@@ -12,13 +12,15 @@ from toolcall_dist.schema.checks import check, check_weights, fraction, positive
 
 @dataclass
 class PairsConfig:
-    """Weights of the DPO set's pair sources: the data stage's synthetic pairs, the mine stage's pairs, and count
-    pairs (end the turn or call again, from the data stage's good records: ``data/count_pairs.py``). The set is the
-    largest one that keeps these shares without repeating a pair; ``mined`` 0 runs no mining."""
+    """Weights of the DPO set's pair sources: the data stage's synthetic pairs, the mine stage's pairs, count
+    pairs (end the turn or call again, from the data stage's good records: ``data/count_pairs.py``) and sibling
+    pairs (a value borrowed from another call of the answer: ``data/sibling_pairs.py``). The set is the largest one
+    that keeps these shares without repeating a pair; ``mined`` 0 runs no mining."""
 
     synthetic: float = 1.0
     mined: float = 0.0
     count: float = 0.0
+    sibling: float = 0.0
 
     def __post_init__(self) -> None:
         check_weights(self, "dpo.pairs")

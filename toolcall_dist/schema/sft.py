@@ -23,6 +23,9 @@ class SFTConfig:
     lr_scheduler: str = "cosine"
     weight_decay: float = 0.0
     assistant_only_loss: bool = True
+    # Share of the call conversations that end at the assistant's call turn (no tool results, no final answer):
+    # the loss of those falls on the calls and on the choice after each one, call again or end the turn
+    call_turn_only: float = 0.0
     # group_by_length batches examples of similar length: far less padding on short, uneven tool-call data;
     # sequential takes them in the dataset's order (the same batches a reference loop can replay)
     sampling: str = "group_by_length"
@@ -43,6 +46,7 @@ class SFTConfig:
         check(self.micro_batch_size > 0, "sft.micro_batch_size", "must be > 0")
         check(self.max_length > 0, "sft.max_length", f"must be > 0, got {self.max_length}")
         fraction(self.warmup_ratio, "sft.warmup_ratio")
+        fraction(self.call_turn_only, "sft.call_turn_only")
         check(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "sft.weight_decay",
               f"must be a finite number >= 0, got {self.weight_decay}")
         check(self.logging_steps > 0, "sft.logging_steps", f"must be > 0, got {self.logging_steps}")

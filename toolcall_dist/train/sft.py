@@ -6,7 +6,30 @@ tokens); ``build_trainer`` runs in every Ray worker.
 
 from __future__ import annotations
 
+import hashlib
+
 from toolcall_dist.formats import get_format
+
+
+def cut_after_calls(records: list[dict], share: float, seed: int) -> tuple[list[dict], int]:
+    """``records`` with a ``share`` of the call conversations ending at the assistant's first call turn.
+
+    The cut drops the tool results and the final answer, so the loss of those records falls on the call turn alone:
+    its arguments and the token after each ``</tool_call>``, where the model decides between another call and the end
+    of its turn. Which records are cut depends only on their id and ``seed``. Conversations without a call are
+    kept whole. Returns the records and how many were cut.
+    """
+    out, cut = [], 0
+    for rec in records:
+        msgs = rec["messages"]
+        first = next((i for i, m in enumerate(msgs) if m["role"] == "assistant" and m.get("tool_calls")), None)
+        digest = hashlib.sha256(f"{seed}:{rec['id']}".encode()).digest()
+        if first is None or first == len(msgs) - 1 or int.from_bytes(digest[:8], "big") / 2**64 >= share:
+            out.append(rec)
+            continue
+        out.append({**rec, "messages": msgs[:first + 1]})
+        cut += 1
+    return out, cut
 
 
 def prepare_dataset(records: list[dict], model_dir: str, family: str, max_length: int, assistant_only: bool,
