@@ -217,7 +217,7 @@ def run_dpo(ctx: Context, st, stages) -> dict:
                "mined": read_jsonl(stages["mine"].dir / stages["mine"].info()["pairs"]) if weights["mined"] else [],
                "count": count_pairs(good, seed) if weights["count"] else [],
                "sibling": sibling_pairs(good, seed) if weights["sibling"] else []}
-    pairs, mix = mix_pairs(sources, weights, ctx.cfg["seed"], ctx.cfg["dpo"]["max_pairs"])
+    pairs, mix = mix_pairs(sources, weights, seed, ctx.cfg["dpo"]["max_pairs"])
     sft_dir = stages["sft"].info()["model_dir"]
     stats = dpo.prepare_dataset(pairs, sft_dir, ctx.cfg["model"]["family"], ctx.cfg["dpo"]["max_length"],
                                 str(st.dir / "dataset"), ctx.cfg["model"]["trust_remote_code"])

@@ -50,6 +50,17 @@ def test_share_one_ends_every_call_conversation_at_its_call_turn():
         assert before["messages"][:len(after["messages"])] == after["messages"]  # a prefix, nothing rewritten
 
 
+def test_multi_step_conversations_keep_their_later_turns():
+    """A conversation with two call turns teaches its second step: it is never cut."""
+    rng, steps = random.Random(1), []
+    while len(steps) < 10:
+        if (rec := make_good(rng, REF_DATE, "multi_step")) is not None:
+            steps.append(rec)
+    assert all(sum(bool(m.get("tool_calls")) for m in r["messages"]) == 2 for r in steps)
+    out, cut = cut_after_calls(steps, 1.0, seed=0)
+    assert cut == 0 and out == steps
+
+
 def test_the_cut_records_depend_on_id_and_seed_only():
     records = _records(200)
     ids = lambda out: {r["id"] for r, b in zip(out, records, strict=True) if r is not b}  # noqa: E731

@@ -12,22 +12,23 @@ from toolcall_dist.formats import get_format
 
 
 def cut_after_calls(records: list[dict], share: float, seed: int) -> tuple[list[dict], int]:
-    """``records`` with a ``share`` of the call conversations ending at the assistant's first call turn.
+    """``records`` with a ``share`` of the one-call-turn conversations ending at that call turn.
 
     The cut drops the tool results and the final answer, so the loss of those records falls on the call turn alone:
     its arguments and the token after each ``</tool_call>``, where the model decides between another call and the end
-    of its turn. Which records are cut depends only on their id and ``seed``. Conversations without a call are
-    kept whole. Returns the records and how many were cut.
+    of its turn. Which records are cut depends only on their id and ``seed``. Conversations without a call, and those
+    with more than one call turn (multi-step ones, whose later turns are what they teach), are kept whole. Returns the
+    records and how many were cut.
     """
     out, cut = [], 0
     for rec in records:
         msgs = rec["messages"]
-        first = next((i for i, m in enumerate(msgs) if m["role"] == "assistant" and m.get("tool_calls")), None)
+        turns = [i for i, m in enumerate(msgs) if m["role"] == "assistant" and m.get("tool_calls")]
         digest = hashlib.sha256(f"{seed}:{rec['id']}".encode()).digest()
-        if first is None or first == len(msgs) - 1 or int.from_bytes(digest[:8], "big") / 2**64 >= share:
+        if len(turns) != 1 or turns[0] == len(msgs) - 1 or int.from_bytes(digest[:8], "big") / 2**64 >= share:
             out.append(rec)
             continue
-        out.append({**rec, "messages": msgs[:first + 1]})
+        out.append({**rec, "messages": msgs[:turns[0] + 1]})
         cut += 1
     return out, cut
 
