@@ -94,3 +94,12 @@ def shipped_tiny_model() -> Path:
     """The quickstart's tiny Qwen2 base model shipped in assets/stages (weights and tokenizer)."""
     (model_dir,) = (Path(__file__).resolve().parents[1] / "assets" / "stages").glob("base-*/model")
     return model_dir
+
+
+@pytest.fixture(scope="session")
+def good_records() -> list[dict]:
+    """120 good-call records of every shape (data seed 3), for the tests of pair builders that read them."""
+    from toolcall_dist.data.mix import build_dataset
+
+    shapes = {"simple": 0.4, "multiple": 0.2, "parallel": 0.25, "parallel_multiple": 0.15}
+    return build_dataset(120, {"good": 1}, seed=3, reference_date="2026-11-24", shapes=shapes)["good"]

@@ -7,19 +7,15 @@ from collections import Counter
 import pytest
 
 from toolcall_dist.data.count_pairs import KINDS, count_pairs
-from toolcall_dist.data.mix import build_dataset
 from toolcall_dist.data.synthetic import call_index, calls_of
 from toolcall_dist.formats import get_format
 
 pytestmark = pytest.mark.unit
 
-REF = "2026-11-24"
-
 
 @pytest.fixture(scope="module")
-def good():
-    shapes = {"simple": 0.4, "multiple": 0.2, "parallel": 0.25, "parallel_multiple": 0.15}
-    return build_dataset(120, {"good": 1}, seed=3, reference_date=REF, shapes=shapes)["good"]
+def good(good_records):
+    return good_records
 
 
 def _calls(rec: dict) -> int:

@@ -7,7 +7,6 @@ import random
 import pytest
 
 from toolcall_dist.data.bfcl_format import bfcl_function, bfcl_ground_truth
-from toolcall_dist.data.mix import build_dataset
 from toolcall_dist.data.sibling_pairs import KIND, borrowed_value, sibling_pairs
 from toolcall_dist.data.synthetic import call_index, calls_of
 from toolcall_dist.eval.checker import check_entry
@@ -15,13 +14,10 @@ from toolcall_dist.mining.judge import SHAPE_CATEGORY
 
 pytestmark = pytest.mark.unit
 
-REF = "2026-11-24"
-
 
 @pytest.fixture(scope="module")
-def good():
-    shapes = {"simple": 0.4, "multiple": 0.2, "parallel": 0.25, "parallel_multiple": 0.15}
-    return build_dataset(120, {"good": 1}, seed=3, reference_date=REF, shapes=shapes)["good"]
+def good(good_records):
+    return good_records
 
 
 def test_a_loan_gets_the_other_loans_years():
