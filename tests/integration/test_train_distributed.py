@@ -218,9 +218,11 @@ def test_killed_worker_is_replaced_and_the_run_resumes_from_the_last_checkpoint(
     assert resumed is not None and seen["checkpoint_step"] <= resumed < info["global_step"]
     assert resumed % every == 0
     assert seen["pid"] not in {w["pid"] for w in info["workers"]}  # the dead worker was replaced
+    # the trainer saves every `every` steps and at the last step, whether or not `every` divides it
+    expected = sorted({*range(resumed + every, info["global_step"] + 1, every), info["global_step"]})
     for w in info["workers"]:  # every checkpoint after the resume holds this rank's ZeRO shard of the optimizer
         saved = {int(step): names for step, names in w["checkpoint_files"].items()}
-        assert sorted(saved) == list(range(resumed + every, info["global_step"] + 1, every))
+        assert sorted(saved) == expected
         for step, names in saved.items():
             shard = f"global_step{step}/zero_pp_rank_{w['rank']}_mp_rank_00_optim_states.pt"
             assert shard in names, (w["rank"], step, names)

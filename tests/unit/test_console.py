@@ -127,6 +127,15 @@ def test_training_progress_reaches_the_console_with_rate_and_eta(tmp_path, caplo
     assert "tokens_per_s" not in shown[1] and shown[2]["tokens_per_s"] == pytest.approx(1000 / 4.0)
     assert shown[2]["eta_s"] == pytest.approx(6 * 6.0 / 3) and shown[2]["loss"] == 1.5
     assert progress_line(shown[2]) == "[sft] 4/10 steps  loss 1.500  250 tok/s  ETA 12s"
+    # a worker killed and the group restarted from the step-2 checkpoint: the new attempt has no token count yet,
+    # then counts again from the checkpoint's; the rate is taken within the new attempt
+    reading(3, 110.0, None, None, 1.4)
+    reading(4, 112.0, 400, 112.0, 1.3)
+    reading(5, 114.0, 900, 114.0, 1.2)
+    shown = [r.progress for r in caplog.records]
+    assert [p["done"] for p in shown] == [1, 2, 4, 3, 4, 5]
+    assert "tokens_per_s" not in shown[3] and "tokens_per_s" not in shown[4]
+    assert shown[5]["tokens_per_s"] == pytest.approx(500 / 2.0)
 
     class State:
         global_step, max_steps = 7, 10

@@ -85,9 +85,11 @@ class Watcher:
         secs = p["at"] - self.first["at"]
         if secs > 0 and p["step"] > self.first["step"]:
             rec["eta_s"] = (p["max_steps"] - p["step"]) * secs / (p["step"] - self.first["step"])
-        if self.first_tokens is None and p["num_tokens"]:
+        # The first logged token count, or the first of an attempt restarted from a checkpoint after a fault (its
+        # count starts again from the checkpoint's, and before its first log it has none: tokens_at is None)
+        if p["num_tokens"] and (self.first_tokens is None or p["num_tokens"] < self.first_tokens["num_tokens"]):
             self.first_tokens = p
         f = self.first_tokens
-        if f is not None and p["tokens_at"] > f["tokens_at"]:  # between two logged token counts
+        if f is not None and p["tokens_at"] is not None and p["tokens_at"] > f["tokens_at"]:  # two logged counts
             rec["tokens_per_s"] = (p["num_tokens"] - f["num_tokens"]) / (p["tokens_at"] - f["tokens_at"])
         log.info("[%s] step %d/%d loss %s", self.label, p["step"], p["max_steps"], p["loss"], extra={"progress": rec})
