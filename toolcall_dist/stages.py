@@ -212,7 +212,7 @@ def run_dpo(ctx: Context, st, stages) -> dict:
 
     train_dir = Path(stages["data"].info()["train_dir"])
     weights, seed = ctx.cfg["dpo"]["pairs"], ctx.cfg["seed"]
-    good = read_jsonl(train_dir / "good.jsonl")
+    good = read_jsonl(train_dir / "good.jsonl") if weights["count"] or weights["sibling"] else []
     sources = {"synthetic": read_jsonl(train_dir / "bad.jsonl") + read_jsonl(train_dir / "when.jsonl"),
                "mined": read_jsonl(stages["mine"].dir / stages["mine"].info()["pairs"]) if weights["mined"] else [],
                "count": count_pairs(good, seed) if weights["count"] else [],

@@ -6,11 +6,10 @@ import random
 
 import pytest
 
-from toolcall_dist.data.bfcl_format import bfcl_function, bfcl_ground_truth
 from toolcall_dist.data.sibling_pairs import KIND, borrowed_value, sibling_pairs
 from toolcall_dist.data.synthetic import call_index, calls_of
 from toolcall_dist.eval.checker import check_entry
-from toolcall_dist.mining.judge import SHAPE_CATEGORY
+from toolcall_dist.mining.judge import prompt_items
 
 pytestmark = pytest.mark.unit
 
@@ -63,18 +62,13 @@ def test_one_pair_per_multi_call_record_each_rejecting_one_borrowed_value(good):
 
 def test_the_checker_fails_the_rejected_calls_and_passes_the_chosen(good):
     """Each rejected reply is a wrong answer by BFCL's rules for its shape's category, where the chosen one is right
-    (the entry built as the data stage writes the held-out set: ground truth from the record's own calls)."""
-    by_user = {r["messages"][call_index(r["messages"]) - 1]["content"]: r for r in good}
-    pairs = sibling_pairs(good, seed=0)
-    for p in pairs:
-        rec = by_user[p["prompt"][-1]["content"]]
-        by_name = {t["name"]: t for t in rec["tools"]}
+    (the entry the mine stage builds for a training prompt: ground truth from the record's own calls)."""
+    items = {it["prompt"][-1]["content"]: it for it in prompt_items(good, [], per_shape=len(good), seed=0)}
+    for p in sibling_pairs(good, seed=0):
+        item = items[p["prompt"][-1]["content"]]
         chosen, rejected = calls_of(p["chosen"][0]), calls_of(p["rejected"][0])
-        entry = {"id": rec["id"], "function": [bfcl_function(t) for t in rec["tools"]],
-                 "ground_truth": [bfcl_ground_truth(c, by_name[c["name"]]) for c in chosen]}
-        category = SHAPE_CATEGORY[rec["shape"]]
-        assert check_entry(chosen, entry, category)["valid"]
-        assert not check_entry(rejected, entry, category)["valid"], (rec["id"], rejected)
+        assert check_entry(chosen, item["entry"], item["category"])["valid"]
+        assert not check_entry(rejected, item["entry"], item["category"])["valid"], (item["id"], rejected)
 
 
 def test_same_seed_same_pairs_another_seed_another_order(good):
